@@ -1,0 +1,17 @@
+//! Shared plumbing of the suite (prol2tpd, propppd, proacd).
+//!
+//! Every daemon is one process, one thread and one `polling` loop; this crate
+//! holds what they share: the event loop and its timer wheel ([`evloop`],
+//! [`timer`]), signals through a signal fd ([`signal`]), daemonising and pid
+//! files ([`daemon`]), logging to syslog or the terminal with per-instance
+//! trace masks ([`log`], [`trace`]), INI configuration with `file:line`
+//! errors ([`ini`]) and a small seeded random source ([`rng`]).
+
+pub mod daemon;
+pub mod evloop;
+pub mod ini;
+pub mod log;
+pub mod rng;
+pub mod signal;
+pub mod timer;
+pub mod trace;
