@@ -1,1 +1,364 @@
-//! (being written)
+//! Daemon plumbing: detaching from the terminal and the pid file.
+//!
+//! Start-up order of a daemon: parse options and check the configuration
+//! (errors on the terminal), [`daemonize`] unless `-f`, create the
+//! [`PidFile`], [`crate::signal::Signals::new`], [`crate::log::init`], then
+//! open sockets and enter the loop. [`daemonize`] forks, so it must run
+//! while the process has a single thread.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{chdir, dup2, fork, setsid, ForkResult};
+
+/// Ends the calling process at once, without running exit handlers or
+/// destructors (the parent's half of a fork must not flush or clean up
+/// state it shares with the child).
+fn exit_now() -> ! {
+    // SAFETY: _exit only terminates the process; it touches no Rust state.
+    unsafe { libc::_exit(0) }
+}
+
+/// Forks, letting the parent exit with status 0 at once.
+fn fork_and_exit_parent() -> io::Result<()> {
+    // SAFETY: documented precondition of `daemonize`: the process has a
+    // single thread, so the child's copy of the address space holds no lock
+    // taken by another thread; the parent only calls `_exit`.
+    match unsafe { fork() }.map_err(io::Error::from)? {
+        ForkResult::Parent { .. } => exit_now(),
+        ForkResult::Child => Ok(()),
+    }
+}
+
+/// Detaches the process from its terminal, the classic way: fork (the parent
+/// exits 0, returning the shell prompt), `setsid` (new session, no
+/// controlling terminal), fork again (the daemon is not a session leader, so
+/// opening a tty can never make it a controlling terminal), `chdir("/")`,
+/// umask 022, and stdin, stdout and stderr on `/dev/null`. Returns in the
+/// grandchild, whose pid differs from the caller's: create the [`PidFile`]
+/// afterwards (or call [`PidFile::update_pid`]).
+///
+/// Must be called while the process has a single thread: before any thread
+/// is spawned.
+///
+/// # Errors
+/// The OS error of `fork`, `setsid`, `chdir`, opening `/dev/null` or `dup2`
+/// (reported by whichever process got that far; a failure after the first
+/// fork is reported in the child, whose stderr may still be the terminal).
+pub fn daemonize() -> io::Result<()> {
+    fork_and_exit_parent()?;
+    setsid().map_err(io::Error::from)?;
+    fork_and_exit_parent()?;
+    chdir("/").map_err(io::Error::from)?;
+    umask(Mode::from_bits_truncate(0o022));
+    let null = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    for target in 0..=2 {
+        dup2(null.as_raw_fd(), target).map_err(io::Error::from)?;
+    }
+    if null.as_raw_fd() <= 2 {
+        // It already is one of the standard fds: keep it open.
+        std::mem::forget(null);
+    }
+    Ok(())
+}
+
+/// An exclusive, `flock`ed pid file that is removed when dropped.
+///
+/// The lock, not the file's existence, says whether an instance runs: a
+/// stale file left by a crash is taken over.
+#[derive(Debug)]
+pub struct PidFile {
+    path: PathBuf,
+    file: Flock<File>,
+    pid: u32,
+}
+
+/// Reads a pid (decimal, surrounding white space allowed) from `file`.
+fn read_pid(file: &mut File) -> Option<i32> {
+    let mut s = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.take(64).read_to_string(&mut s).ok()?;
+    s.trim().parse::<i32>().ok().filter(|&p| p > 0)
+}
+
+impl PidFile {
+    /// Creates (or takes over) the pid file at `path` (e.g.
+    /// `/run/prol2tpd/prol2tpd.pid`): creates its parent directory with mode
+    /// 0755 if missing, opens the file (mode 0644), takes an exclusive
+    /// non-blocking `flock` and writes the current pid and a newline.
+    ///
+    /// # Errors
+    /// `AlreadyExists` with the message `another instance is running (pid N)`
+    /// (or `(pid unknown)`) when another process holds the lock; otherwise
+    /// the OS error of creating the directory, opening, locking or writing,
+    /// with the path in the message.
+    pub fn create(path: impl AsRef<Path>) -> io::Result<PidFile> {
+        let path = path.as_ref();
+        let ctx = |e: io::Error, what: &str| {
+            io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(dir)
+                    .map_err(|e| ctx(e, "cannot create directory of"))?;
+                // The umask may have cleared bits of 0755.
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+                    .map_err(|e| ctx(e, "cannot set mode of directory of"))?;
+            }
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(path)
+            .map_err(|e| ctx(e, "cannot open pid file"))?;
+        let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(locked) => locked,
+            Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+                let holder = read_pid(&mut file)
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "unknown".to_string());
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("another instance is running (pid {holder})"),
+                ));
+            }
+            Err((_, errno)) => return Err(ctx(errno.into(), "cannot lock pid file")),
+        };
+        let pid = std::process::id();
+        write_pid(&mut file, pid).map_err(|e| ctx(e, "cannot write pid file"))?;
+        Ok(PidFile {
+            path: path.to_path_buf(),
+            file,
+            pid,
+        })
+    }
+
+    /// Rewrites the file with the current pid, for a pid file created before
+    /// [`daemonize`] (the lock is shared with the forked daemon, which keeps
+    /// it once the parent has exited).
+    ///
+    /// # Errors
+    /// The OS error of truncating or writing the file.
+    pub fn update_pid(&mut self) -> io::Result<()> {
+        self.pid = std::process::id();
+        write_pid(&mut self.file, self.pid)
+    }
+
+    /// The pid written in the file.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Replaces the contents of `file` with `pid` and a newline.
+fn write_pid(file: &mut File, pid: u32) -> io::Result<()> {
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(format!("{pid}\n").as_bytes())?;
+    file.flush()
+}
+
+impl Drop for PidFile {
+    /// Removes the file, then releases the lock (closing the file).
+    fn drop(&mut self) {
+        // Only the process that wrote it removes it: a forked child that
+        // inherited the value (and exits) must not.
+        if self.pid == std::process::id() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The pid of the instance holding the pid file at `path`, or `None` if the
+/// file is missing, unlocked (stale) or holds no valid pid. Used by `-n`
+/// style checks and init scripts; for the daemon's own start-up use
+/// [`PidFile::create`], which is race-free.
+pub fn running_pid(path: impl AsRef<Path>) -> Option<i32> {
+    let file = File::open(path).ok()?;
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        // We got the lock, so nobody holds it: stale (the lock is released
+        // when `_unlocked` drops).
+        Ok(_unlocked) => None,
+        Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => read_pid(&mut file),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("common-daemon-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn pid_file_lifecycle() {
+        let dir = temp_dir("life");
+        let path = dir.join("run/prol2tpd/prol2tpd.pid");
+        let me = std::process::id();
+        let pf = PidFile::create(&path).unwrap();
+        assert_eq!(pf.pid(), me);
+        assert_eq!(pf.path(), path);
+        assert_eq!(fs::read_to_string(&path).unwrap(), format!("{me}\n"));
+        let parent_mode = fs::metadata(path.parent().unwrap()).unwrap().mode();
+        assert_eq!(parent_mode & 0o777, 0o755);
+        assert_eq!(running_pid(&path), Some(me as i32));
+
+        let err = PidFile::create(&path).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(
+            err.to_string(),
+            format!("another instance is running (pid {me})")
+        );
+        // The failed attempt did not clobber the file.
+        assert_eq!(fs::read_to_string(&path).unwrap(), format!("{me}\n"));
+
+        drop(pf);
+        assert!(!path.exists());
+        assert_eq!(running_pid(&path), None);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn stale_pid_file_is_taken_over() {
+        let dir = temp_dir("stale");
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.pid");
+        fs::write(&path, "999999999 and a long tail\n").unwrap();
+        assert_eq!(running_pid(&path), None, "unlocked file is stale");
+        let mut pf = PidFile::create(&path).unwrap();
+        let me = std::process::id();
+        assert_eq!(fs::read_to_string(&path).unwrap(), format!("{me}\n"));
+        pf.update_pid().unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), format!("{me}\n"));
+        drop(pf);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn locked_but_unreadable_pid_reports_unknown() {
+        let dir = temp_dir("garbage");
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("g.pid");
+        fs::write(&path, "garbage").unwrap();
+        let holder =
+            Flock::lock(File::open(&path).unwrap(), FlockArg::LockExclusiveNonblock).unwrap();
+        let err = PidFile::create(&path).unwrap_err();
+        assert_eq!(err.to_string(), "another instance is running (pid unknown)");
+        assert_eq!(running_pid(&path), None);
+        drop(holder);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn missing_directory_error_names_the_path() {
+        // A regular file in the way of the parent directory.
+        let dir = temp_dir("blocked");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("file"), "").unwrap();
+        let path = dir.join("file/sub/x.pid");
+        let err = PidFile::create(&path).unwrap_err();
+        assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Environment variable that makes `daemonize_helper` do its work.
+    const HELPER_ENV: &str = "COMMON_DAEMONIZE_HELPER";
+
+    /// Run in a child process by `daemonize_detaches`: daemonizes and writes
+    /// a report line to a duplicate of its original stdout.
+    #[test]
+    #[ignore = "helper run in a child process by daemonize_detaches"]
+    fn daemonize_helper() {
+        if std::env::var_os(HELPER_ENV).is_none() {
+            return;
+        }
+        use std::os::fd::AsFd;
+        let report = io::stdout().as_fd().try_clone_to_owned().unwrap();
+        let started_as = std::process::id();
+        daemonize().unwrap();
+        let pid = std::process::id();
+        let sid = nix::unistd::getsid(None).unwrap().as_raw();
+        let cwd = std::env::current_dir().unwrap();
+        let mask = umask(Mode::from_bits_truncate(0o022)).bits();
+        let fd0 = fs::read_link("/proc/self/fd/0").unwrap();
+        let fd2 = fs::read_link("/proc/self/fd/2").unwrap();
+        let mut out = File::from(report);
+        writeln!(
+            out,
+            "\nREPORT started={started_as} pid={pid} sid={sid} cwd={} umask={mask:o} fd0={} fd2={}",
+            cwd.display(),
+            fd0.display(),
+            fd2.display()
+        )
+        .unwrap();
+        exit_now();
+    }
+
+    #[test]
+    fn daemonize_detaches() {
+        use std::process::{Command, Stdio};
+        let exe = std::env::current_exe().unwrap();
+        let mut child = Command::new(exe)
+            .args(["--ignored", "--exact", "daemon::tests::daemonize_helper"])
+            .args(["--test-threads=1", "--nocapture"])
+            .env(HELPER_ENV, "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // EOF comes when the grandchild has written its report and exited.
+        let mut text = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("REPORT "))
+            .unwrap_or_else(|| panic!("no report in {text:?}"));
+        let field = |k: &str| {
+            line.split(' ')
+                .find_map(|w| w.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("no {k} in {line}"))
+                .to_string()
+        };
+        let started: i32 = field("started").parse().unwrap();
+        let pid: i32 = field("pid").parse().unwrap();
+        let sid: i32 = field("sid").parse().unwrap();
+        assert_ne!(pid, started, "daemon runs in a forked process");
+        assert_ne!(sid, pid, "daemon is not a session leader");
+        assert_ne!(sid, started, "setsid made a new session");
+        assert_eq!(field("cwd"), "/");
+        assert_eq!(field("umask"), "22");
+        assert_eq!(field("fd0"), "/dev/null");
+        assert_eq!(field("fd2"), "/dev/null");
+    }
+}

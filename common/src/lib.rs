@@ -4,7 +4,7 @@
 //! holds what they share: the event loop and its timer wheel ([`evloop`],
 //! [`timer`]), signals through a signal fd ([`signal`]), daemonising and pid
 //! files ([`daemon`]), logging to syslog or the terminal with per-instance
-//! trace masks ([`log`], [`trace`]), INI configuration with `file:line`
+//! trace masks ([`log`], [`trace`](mod@trace)), INI configuration with `file:line`
 //! errors ([`ini`]) and a small seeded random source ([`rng`]).
 
 pub mod daemon;
@@ -15,3 +15,11 @@ pub mod rng;
 pub mod signal;
 pub mod timer;
 pub mod trace;
+
+pub use daemon::{daemonize, PidFile};
+pub use evloop::{EventLoop, Interest, Ready};
+pub use log::Level;
+pub use rng::Rng;
+pub use signal::{Signal, Signals};
+pub use timer::TimerWheel;
+pub use trace::TraceFlags;

@@ -9,5 +9,6 @@
 //! over real sockets.
 
 pub mod config;
+pub mod daemon;
 pub mod dataplane;
 pub mod proto;

@@ -1,0 +1,369 @@
+//! prol2tpd's process: one thread, one event loop over the L2TP sockets and
+//! the signal fd, one [`Endpoint`] whose deadlines drive the loop's timeout.
+//!
+//! The loop executes what the core asks for: datagrams go out on the
+//! socket of their family and transport, lifecycle events go to the log and
+//! the data plane. SIGHUP re-reads the config (a broken file is reported
+//! and the running one kept); SIGTERM/SIGINT send StopCCN to every peer and
+//! exit once they are acknowledged or after a short grace period.
+
+pub mod glue;
+pub mod net;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use common::evloop::{EventLoop, Interest};
+use common::log::{self, Level};
+use common::rng::Rng;
+use common::signal::{Signal, Signals};
+use common::trace::TraceFlags;
+
+use crate::config::{Config, DataplaneKind, LoadOptions};
+use crate::dataplane::{Dataplane, NullDataplane};
+use crate::proto::endpoint::{Endpoint, Event};
+use crate::proto::header::Transport;
+use crate::proto::message::ResultCode;
+use crate::proto::result::{cdn, stop_ccn};
+
+use net::L2tpSocket;
+
+/// Default configuration file.
+pub const DEFAULT_CONFIG: &str = "/etc/prol2tp/prol2tpd.conf";
+/// Pid file written when the daemon detaches.
+pub const PID_FILE: &str = "/run/prol2tp/prol2tpd.pid";
+/// How long shutdown waits for peers to acknowledge StopCCN.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// Delay before a `persist` tunnel instance is dialled again.
+const PERSIST_DELAY: Duration = Duration::from_secs(5);
+/// Datagrams read from one socket per wake-up, so one busy peer cannot
+/// starve the others or the timers.
+const RECV_BURST: usize = 256;
+
+/// Command-line settings (`prol2tpd(8)`).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `-c`: configuration file.
+    pub config_path: PathBuf,
+    /// `-f`: stay in the foreground and log to the terminal.
+    pub foreground: bool,
+    /// `-D`: all trace on for new tunnels and sessions.
+    pub trace_all: bool,
+    /// `-d`: system-wide trace mask.
+    pub debug_mask: Option<TraceFlags>,
+    /// `-L`: syslog facility (`daemon` by default).
+    pub facility: Option<String>,
+    /// `-u`: UDP port instead of `[system] udp_port`.
+    pub udp_port: Option<u16>,
+    /// `-p`: plugins (`ppp_unix` is the only one known; used by the PPP seam).
+    pub plugins: Vec<String>,
+}
+
+const KEY_SIGNALS: usize = 0;
+const KEY_SOCKET0: usize = 1;
+
+/// The running daemon.
+pub struct Daemon {
+    opts: Options,
+    cfg: Rc<Config>,
+    ep: Endpoint,
+    sockets: Vec<L2tpSocket>,
+    evloop: EventLoop,
+    signals: Signals,
+    dataplane: Box<dyn Dataplane>,
+    /// Tunnel instance name → our tunnel id.
+    instances: HashMap<String, u32>,
+    /// Persisting instances waiting to be dialled again.
+    redial: Vec<(Instant, String)>,
+    shutdown_deadline: Option<Instant>,
+    started: Instant,
+}
+
+/// Loads the config for `opts` (the `-n` check uses this too).
+pub fn load_config(opts: &Options) -> Result<Config, String> {
+    Config::load_with(&opts.config_path, LoadOptions { trace_all: opts.trace_all }).map_err(|e| e.to_string())
+}
+
+impl Daemon {
+    /// Sets up sockets, signals and the endpoint, and creates the
+    /// configured tunnel instances. Errors say what could not be opened.
+    pub fn new(opts: Options, cfg: Config) -> Result<Daemon, String> {
+        let now = Instant::now();
+        let signals = Signals::new().map_err(|e| format!("cannot set up signals: {e}"))?;
+        let mut evloop = EventLoop::new().map_err(|e| format!("cannot create event loop: {e}"))?;
+        evloop.register(std::os::fd::AsFd::as_fd(&signals), KEY_SIGNALS, Interest::READABLE).map_err(|e| format!("cannot watch signals: {e}"))?;
+        let sockets = open_sockets(&opts, &cfg)?;
+        for (i, s) in sockets.iter().enumerate() {
+            evloop.register(s.fd(), KEY_SOCKET0 + i, Interest::READABLE).map_err(|e| format!("cannot watch socket: {e}"))?;
+            log::log(Level::Info, format_args!("listen transport={:?} local={}", s.transport, s.local));
+        }
+        let dataplane: Box<dyn Dataplane> = match cfg.system.dataplane {
+            DataplaneKind::Null | DataplaneKind::Auto | DataplaneKind::Userspace | DataplaneKind::Kernel => Box::new(NullDataplane::default()),
+        };
+        if cfg.system.dataplane != DataplaneKind::Null {
+            log::log(Level::Notice, format_args!("dataplane requested={:?} using=null reason=\"kernel and userspace data planes are not built yet\"", cfg.system.dataplane));
+        }
+        let mut ep = Endpoint::new(glue::endpoint_config(&cfg), Rng::from_entropy(), now);
+        let cfg = Rc::new(cfg);
+        ep.set_acceptor(glue::acceptor(cfg.clone()));
+        let mut d = Daemon { opts, cfg, ep, sockets, evloop, signals, dataplane, instances: HashMap::new(), redial: Vec::new(), shutdown_deadline: None, started: now };
+        let names: Vec<String> = d.cfg.tunnels.iter().map(|t| t.name.clone()).collect();
+        for name in names {
+            d.create_instance(now, &name);
+        }
+        Ok(d)
+    }
+
+    /// Runs until SIGTERM/SIGINT and the StopCCNs are done.
+    pub fn run(&mut self) -> Result<(), String> {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            self.drain(Instant::now());
+            let now = Instant::now();
+            if let Some(deadline) = self.shutdown_deadline {
+                if self.ep.tunnels().next().is_none() || now >= deadline {
+                    log::log(Level::Notice, format_args!("exit tunnels_left={}", self.ep.tunnels().count()));
+                    return Ok(());
+                }
+            }
+            let deadline = [self.ep.poll_timeout(), self.shutdown_deadline, self.redial.iter().map(|r| r.0).min()].into_iter().flatten().min();
+            let ready: Vec<usize> = match self.evloop.wait(deadline) {
+                Ok(r) => r.iter().filter(|r| r.readable).map(|r| r.key).collect(),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("event loop failed: {e}")),
+            };
+            for key in ready {
+                if key == KEY_SIGNALS {
+                    self.on_signals();
+                } else {
+                    self.on_readable(key - KEY_SOCKET0, &mut buf);
+                }
+            }
+            let now = Instant::now();
+            if self.ep.poll_timeout().is_some_and(|d| d <= now) {
+                self.ep.handle_timeout(now);
+            }
+            self.redial_due(now);
+        }
+    }
+
+    fn on_readable(&mut self, index: usize, buf: &mut [u8]) {
+        let Some(sock) = self.sockets.get(index) else { return };
+        for _ in 0..RECV_BURST {
+            match sock.recv(buf) {
+                Ok(Some((from, data))) => self.ep.handle_datagram(Instant::now(), Some(sock.local), from, sock.transport, data),
+                Ok(None) => return,
+                Err(e) => {
+                    log::log(Level::Warning, format_args!("recv local={} error=\"{e}\"", sock.local));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_signals(&mut self) {
+        for sig in self.signals.read_all() {
+            log::log(Level::Info, format_args!("signal name={}", sig.name()));
+            match sig {
+                Signal::Hup => self.reload(),
+                Signal::Term | Signal::Int => self.shutdown(),
+                Signal::Chld => reap_children(),
+            }
+        }
+    }
+
+    fn shutdown(&mut self) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        self.shutdown_deadline = Some(now + SHUTDOWN_GRACE);
+        self.redial.clear();
+        self.ep.close_all(now);
+    }
+
+    /// SIGHUP: new node settings and peer policy; new tunnel instances
+    /// created, removed ones closed; nothing else established is touched.
+    fn reload(&mut self) {
+        let new = match load_config(&self.opts) {
+            Ok(c) => c,
+            Err(e) => {
+                log::log(Level::Error, format_args!("reload failed: {e}; keeping the running configuration"));
+                return;
+            }
+        };
+        let now = Instant::now();
+        self.ep.set_config(glue::endpoint_config(&new));
+        let new = Rc::new(new);
+        self.ep.set_acceptor(glue::acceptor(new.clone()));
+        let removed: Vec<(String, u32)> = self.instances.iter().filter(|(n, _)| new.tunnel(n).is_none()).map(|(n, t)| (n.clone(), *t)).collect();
+        self.cfg = new;
+        for (name, tid) in removed {
+            log::log(Level::Info, format_args!("reload tunnel={name} action=close"));
+            self.instances.remove(&name);
+            let r = ResultCode { result: stop_ccn::GENERAL_REQUEST_TO_CLEAR, error: None, message: Some("removed from configuration".into()) };
+            let _ = self.ep.close_tunnel(now, tid, Some(r));
+        }
+        self.redial.retain(|(_, n)| self.cfg.tunnel(n).is_some());
+        let added: Vec<String> = self.cfg.tunnels.iter().map(|t| t.name.clone()).filter(|n| !self.instances.contains_key(n) && !self.redial.iter().any(|(_, r)| r == n)).collect();
+        for name in added {
+            log::log(Level::Info, format_args!("reload tunnel={name} action=create"));
+            self.create_instance(now, &name);
+        }
+        log::log(Level::Notice, format_args!("reload ok tunnels={} sessions={}", self.ep.tunnels().count(), self.ep.session_count()));
+    }
+
+    /// Dials a configured tunnel instance and queues its sessions.
+    fn create_instance(&mut self, now: Instant, name: &str) {
+        let cfg = self.cfg.clone();
+        let Some(t) = cfg.tunnel(name) else { return };
+        let tid = match self.ep.create_tunnel(now, Rc::new(glue::instance_params(&cfg, t))) {
+            Ok(id) => id,
+            Err(e) => {
+                log::log(Level::Error, format_args!("create tunnel={name} error=\"{e}\""));
+                return;
+            }
+        };
+        self.instances.insert(name.to_string(), tid);
+        for s in cfg.sessions_of(name) {
+            let sp = glue::session_params(&s.params, &s.session_profile, Some(s.name.clone()), &t.params);
+            if let Err(e) = self.ep.create_session(now, tid, glue::call_type(s.call_type), Rc::new(sp)) {
+                log::log(Level::Error, format_args!("create session={}/{} error=\"{e}\"", name, s.name));
+            }
+        }
+    }
+
+    fn redial_due(&mut self, now: Instant) {
+        let due: Vec<String> = self.redial.iter().filter(|(t, _)| *t <= now).map(|(_, n)| n.clone()).collect();
+        self.redial.retain(|(t, _)| *t > now);
+        for name in due {
+            self.create_instance(now, &name);
+        }
+    }
+
+    /// Sends what the core queued and acts on its events.
+    fn drain(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(tx) = self.ep.poll_transmit() {
+                progressed = true;
+                self.send(&tx.bytes, tx.to, tx.transport);
+            }
+            while let Some(ev) = self.ep.poll_event() {
+                progressed = true;
+                self.on_event(now, ev);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn send(&self, bytes: &[u8], to: SocketAddr, transport: Transport) {
+        let sock = self.sockets.iter().find(|s| s.transport == transport && s.local.is_ipv4() == to.is_ipv4());
+        match sock {
+            Some(s) => {
+                if let Err(e) = s.send(bytes, to) {
+                    log::log(Level::Warning, format_args!("send to={to} error=\"{e}\""));
+                }
+            }
+            None => log::log(Level::Warning, format_args!("send to={to} transport={transport:?} error=\"no socket for this family/transport\"")),
+        }
+    }
+
+    fn on_event(&mut self, now: Instant, ev: Event) {
+        match ev {
+            Event::TunnelCreated(t) => log::log(Level::Info, format_args!("tunnel created tunnel_id={} name={} peer={} version={:?} network_created={}", t.tunnel_id, t.name.as_deref().unwrap_or(""), t.peer, t.version, t.network_created)),
+            Event::TunnelUp(t) => {
+                if let Err(e) = self.dataplane.tunnel_up(&t) {
+                    log::log(Level::Error, format_args!("dataplane tunnel_id={} error=\"{e}\"", t.tunnel_id));
+                    let r = ResultCode { result: stop_ccn::GENERAL_ERROR, error: None, message: Some(e.to_string()) };
+                    let _ = self.ep.close_tunnel(now, t.tunnel_id, Some(r));
+                }
+            }
+            Event::TunnelDown { tunnel_id, was_up, result } => {
+                log::log(Level::Info, format_args!("tunnel down tunnel_id={tunnel_id} was_up={was_up} result={} error={} message=\"{}\"", result.result, result.error.unwrap_or(0), result.message.as_deref().unwrap_or("")));
+                if was_up {
+                    self.dataplane.tunnel_down(tunnel_id);
+                }
+            }
+            Event::TunnelDeleted { tunnel_id, name } => {
+                log::log(Level::Info, format_args!("tunnel deleted tunnel_id={tunnel_id}"));
+                if let Some(name) = name {
+                    if self.instances.get(&name) == Some(&tunnel_id) {
+                        self.instances.remove(&name);
+                        let persist = self.cfg.tunnel(&name).is_some_and(|t| t.persist);
+                        if persist && self.shutdown_deadline.is_none() {
+                            self.redial.push((now + PERSIST_DELAY, name));
+                        }
+                    }
+                }
+            }
+            Event::VersionFallback { tunnel_id } => log::log(Level::Notice, format_args!("tunnel fallback tunnel_id={tunnel_id} version=2")),
+            Event::SessionCreated(s) => log::log(Level::Info, format_args!("session created tunnel_id={} session_id={} name={} pseudowire={}", s.tunnel_id, s.session_id, s.name.as_deref().unwrap_or(""), s.pseudowire.name())),
+            Event::SessionUp(s) => {
+                log::log(Level::Info, format_args!("session up tunnel_id={} session_id={} peer_tunnel_id={} peer_session_id={}", s.tunnel_id, s.session_id, s.peer_tunnel_id, s.peer_session_id));
+                if let Err(e) = self.dataplane.session_up(&s) {
+                    log::log(Level::Error, format_args!("dataplane tunnel_id={} session_id={} error=\"{e}\"", s.tunnel_id, s.session_id));
+                    let r = ResultCode { result: cdn::GENERAL_ERROR, error: None, message: Some(e.to_string()) };
+                    let _ = self.ep.close_session(now, s.tunnel_id, s.session_id, Some(r));
+                }
+            }
+            Event::SessionDown { info, was_up, result } => {
+                log::log(Level::Info, format_args!("session down tunnel_id={} session_id={} result={} error={} message=\"{}\"", info.tunnel_id, info.session_id, result.result, result.error.unwrap_or(0), result.message.as_deref().unwrap_or("")));
+                if was_up {
+                    self.dataplane.session_down(&info);
+                }
+            }
+            Event::SessionDeleted { tunnel_id, session_id } => log::log(Level::Debug, format_args!("session deleted tunnel_id={tunnel_id} session_id={session_id}")),
+        }
+    }
+
+    /// Time since start.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+/// Opens the UDP sockets (and the raw IP ones when any tunnel or profile
+/// uses `encap ip`).
+fn open_sockets(opts: &Options, cfg: &Config) -> Result<Vec<L2tpSocket>, String> {
+    let port = opts.udp_port.unwrap_or(cfg.system.udp_port);
+    let addrs = if cfg.system.listen.is_empty() { net::default_listen() } else { cfg.system.listen.clone() };
+    let mut out = Vec::new();
+    for ip in &addrs {
+        let a = SocketAddr::new(*ip, port);
+        match net::udp_socket(a) {
+            Ok(s) => out.push(s),
+            // A host without IPv6 still serves IPv4 when listening on wildcards.
+            Err(e) if ip.is_ipv6() && ip.is_unspecified() => log::log(Level::Warning, format_args!("listen local={a} error=\"{e}\" (IPv6 disabled?)")),
+            Err(e) => return Err(format!("cannot listen on {a}: {e}")),
+        }
+    }
+    let uses_ip = cfg.tunnels.iter().any(|t| t.params.encap == crate::config::Encap::Ip) || cfg.tunnel_profiles.values().any(|p| p.params.encap == crate::config::Encap::Ip);
+    if uses_ip {
+        for ip in &addrs {
+            match net::ip_socket(*ip) {
+                Ok(s) => out.push(s),
+                Err(e) => log::log(Level::Warning, format_args!("listen transport=ip local={ip} error=\"{e}\"")),
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("no socket could be opened".into());
+    }
+    Ok(out)
+}
+
+/// Reaps exited children without blocking (hook scripts and pppd, later).
+fn reap_children() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
