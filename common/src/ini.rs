@@ -142,7 +142,11 @@ impl IniFile {
             Err(e) => {
                 let good = e.utf8_error().valid_up_to();
                 let prefix = e.as_bytes().get(..good).unwrap_or(&[]);
-                let line = 1 + prefix.iter().filter(|&&b| b == b'\n').count();
+                let line = prefix
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    .saturating_add(1);
                 Err(ConfigError::at(path, line, "not valid UTF-8 text"))
             }
         }

@@ -5,11 +5,13 @@
 //! [`timer`]), signals through a signal fd ([`signal`]), daemonising and pid
 //! files ([`daemon`]), logging to syslog or the terminal with per-instance
 //! trace masks ([`log`], [`trace`](mod@trace)), INI configuration with `file:line`
-//! errors ([`ini`]) and a small seeded random source ([`rng`]).
+//! errors ([`ini`]), the IPC message set daemons and CLIs speak over unix
+//! datagram sockets ([`ipc`]) and a small seeded random source ([`rng`]).
 
 pub mod daemon;
 pub mod evloop;
 pub mod ini;
+pub mod ipc;
 pub mod log;
 pub mod rng;
 pub mod signal;

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::time::Duration;
 
 use support::*;
@@ -159,5 +160,60 @@ fn xl2tpd_lac_reaches_xl2tpd_lns_with_challenge() {
     assert!(
         full.contains("Challenge Response"),
         "no Challenge Response AVP:\n{full}"
+    );
+}
+
+/// Where pppd cannot run (no /dev/ppp), an xl2tpd LNS still answers ICRQ and
+/// ICCN, then clears the call itself with a CDN once its pppd exits.
+#[test]
+fn xl2tpd_lns_without_pppd_sends_cdn() {
+    if !require_root_and_netns() {
+        return;
+    }
+    if !have_program("xl2tpd") || !have_program("tcpdump") {
+        println!("SKIP: xl2tpd or tcpdump not installed (make check installs them)");
+        return;
+    }
+    if Path::new("/dev/ppp").exists() {
+        println!("SKIP: /dev/ppp exists, pppd may work here");
+        return;
+    }
+    let lns_ns = Netns::new("nplns");
+    let lac_ns = Netns::new("nplac");
+    let veth = link_veth(&lns_ns, &lac_ns, &["192.0.2.1/24"], &["192.0.2.2/24"]);
+    let dir = TempDir::new("nopppd");
+    let cap = NetnsCapture::start(&lns_ns, &veth.a, "udp port 1701", &dir, "nopppd");
+    let lns_opts = Xl2tpdOpts {
+        hostname: "lns.example".into(),
+        fake_pppd: false,
+        ..Default::default()
+    };
+    let lns = xl2tpd_lns(&lns_ns, &dir, "lns", &lns_opts);
+    let lac_opts = Xl2tpdOpts {
+        hostname: "lac.example".into(),
+        ..Default::default()
+    };
+    let _lac = xl2tpd_lac(&lac_ns, &dir, "lac", &lac_opts, "192.0.2.1");
+    assert!(
+        cap.wait_for(
+            "ip.src == 192.0.2.1 && l2tp.avp.message_type == 14",
+            Duration::from_secs(15)
+        ),
+        "LNS sent no CDN; LNS log:\n{}",
+        lns.child.log()
+    );
+    let cdn = tshark(
+        cap.path(),
+        &[
+            "-V",
+            "-Y",
+            "ip.src == 192.0.2.1 && l2tp.avp.message_type == 14",
+        ],
+    );
+    assert!(
+        cdn.contains(
+            "Result code: Session disconnected due to loss of carrier or circuit disconnect (1)"
+        ),
+        "{cdn}"
     );
 }

@@ -737,3 +737,20 @@ fn shipped_examples_load() {
         load(&name);
     }
 }
+
+/// The examples in prol2tpd.conf(5) are valid configurations.
+#[test]
+fn manual_examples_load() {
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("../man/prol2tpd.conf.5");
+    let text = std::fs::read_to_string(&page).unwrap();
+    let examples = text.split(".SH EXAMPLES").nth(1).unwrap();
+    let mut count = 0;
+    for block in examples.split(".nf\n").skip(1) {
+        let body = block.split(".fi\n").next().unwrap().replace("\\-", "-");
+        if let Err(e) = Config::parse_str(&page, &body) {
+            panic!("example {count}: {e}\n{body}");
+        }
+        count += 1;
+    }
+    assert_eq!(count, 3);
+}

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use crate::config::{self, Config, DigestKind, Encap, L2tpVersion, PseudowireKind};
+use crate::config::{self, Config, DigestKind, Encap, L2tpVersion, PseudowireKind, DEFAULT_PROFILE};
 use crate::proto::auth::DigestAlg;
 use crate::proto::endpoint::{Acceptor, EndpointConfig};
 use crate::proto::header::{Transport, Version};
@@ -122,10 +122,13 @@ pub fn acceptor(cfg: Rc<Config>) -> Acceptor {
     Box::new(move |from: &SocketAddr| {
         let pp = cfg.match_peer(from.ip())?;
         let tp = cfg.tunnel_profile(Some(&pp.tunnel_profile))?;
+        // A peer profile's own references win; left at `default` they defer
+        // to the tunnel profile's.
+        let pick = |peer: &String, tunnel: &String| if peer == DEFAULT_PROFILE { tunnel.clone() } else { peer.clone() };
         let mut params = tp.params.clone();
-        params.session_profile = pp.session_profile.clone();
-        params.ppp_profile = pp.ppp_profile.clone();
-        params.eth_profile = pp.eth_profile.clone();
+        params.session_profile = pick(&pp.session_profile, &tp.params.session_profile);
+        params.ppp_profile = pick(&pp.ppp_profile, &tp.params.ppp_profile);
+        params.eth_profile = pick(&pp.eth_profile, &tp.params.eth_profile);
         Some(Rc::new(tunnel_params(&cfg, &params, &tp.name, None)))
     })
 }

@@ -7,6 +7,7 @@
 //! and the running one kept); SIGTERM/SIGINT send StopCCN to every peer and
 //! exit once they are acknowledged or after a short grace period.
 
+pub mod control;
 pub mod glue;
 pub mod net;
 
@@ -63,7 +64,9 @@ pub struct Options {
 }
 
 const KEY_SIGNALS: usize = 0;
-const KEY_SOCKET0: usize = 1;
+/// The control socket (`control.rs`).
+const KEY_CONTROL: usize = 1;
+const KEY_SOCKET0: usize = 2;
 
 /// The running daemon.
 pub struct Daemon {
@@ -80,6 +83,8 @@ pub struct Daemon {
     redial: Vec<(Instant, String)>,
     shutdown_deadline: Option<Instant>,
     started: Instant,
+    /// Control socket for `prol2tp`; `None` when it could not be bound.
+    control: Option<common::ipc::Server>,
 }
 
 /// Loads the config for `opts` (the `-n` check uses this too).
@@ -96,6 +101,7 @@ impl Daemon {
         let mut evloop = EventLoop::new().map_err(|e| format!("cannot create event loop: {e}"))?;
         evloop.register(std::os::fd::AsFd::as_fd(&signals), KEY_SIGNALS, Interest::READABLE).map_err(|e| format!("cannot watch signals: {e}"))?;
         let sockets = open_sockets(&opts, &cfg)?;
+        let control = control::open(&mut evloop, KEY_CONTROL);
         for (i, s) in sockets.iter().enumerate() {
             evloop.register(s.fd(), KEY_SOCKET0 + i, Interest::READABLE).map_err(|e| format!("cannot watch socket: {e}"))?;
             log::log(Level::Info, format_args!("listen transport={:?} local={}", s.transport, s.local));
@@ -109,7 +115,7 @@ impl Daemon {
         let mut ep = Endpoint::new(glue::endpoint_config(&cfg), Rng::from_entropy(), now);
         let cfg = Rc::new(cfg);
         ep.set_acceptor(glue::acceptor(cfg.clone()));
-        let mut d = Daemon { opts, cfg, ep, sockets, evloop, signals, dataplane, instances: HashMap::new(), redial: Vec::new(), shutdown_deadline: None, started: now };
+        let mut d = Daemon { opts, cfg, ep, sockets, evloop, signals, dataplane, instances: HashMap::new(), redial: Vec::new(), shutdown_deadline: None, started: now, control };
         let names: Vec<String> = d.cfg.tunnels.iter().map(|t| t.name.clone()).collect();
         for name in names {
             d.create_instance(now, &name);
@@ -138,6 +144,8 @@ impl Daemon {
             for key in ready {
                 if key == KEY_SIGNALS {
                     self.on_signals();
+                } else if key == KEY_CONTROL {
+                    self.on_control(&mut buf);
                 } else {
                     self.on_readable(key - KEY_SOCKET0, &mut buf);
                 }
@@ -328,8 +336,7 @@ impl Daemon {
     }
 }
 
-/// Opens the UDP sockets (and the raw IP ones when any tunnel or profile
-/// uses `encap ip`).
+/// Opens the UDP sockets and the raw IP ones for L2TPv3 over IP.
 fn open_sockets(opts: &Options, cfg: &Config) -> Result<Vec<L2tpSocket>, String> {
     let port = opts.udp_port.unwrap_or(cfg.system.udp_port);
     let addrs = if cfg.system.listen.is_empty() { net::default_listen() } else { cfg.system.listen.clone() };
@@ -343,13 +350,12 @@ fn open_sockets(opts: &Options, cfg: &Config) -> Result<Vec<L2tpSocket>, String>
             Err(e) => return Err(format!("cannot listen on {a}: {e}")),
         }
     }
-    let uses_ip = cfg.tunnels.iter().any(|t| t.params.encap == crate::config::Encap::Ip) || cfg.tunnel_profiles.values().any(|p| p.params.encap == crate::config::Encap::Ip);
-    if uses_ip {
-        for ip in &addrs {
-            match net::ip_socket(*ip) {
-                Ok(s) => out.push(s),
-                Err(e) => log::log(Level::Warning, format_args!("listen transport=ip local={ip} error=\"{e}\"")),
-            }
+    // L2TPv3 over IP (RFC 3931 §4.1.1): always listened for, since a peer
+    // may open such a tunnel whatever our own profiles say.
+    for ip in &addrs {
+        match net::ip_socket(*ip) {
+            Ok(s) => out.push(s),
+            Err(e) => log::log(Level::Info, format_args!("listen transport=ip local={ip} error=\"{e}\"")),
         }
     }
     if out.is_empty() {

@@ -316,6 +316,26 @@ impl Cx<'_> {
         None
     }
 
+    /// A session id for a v3 tunnel that may still fall back to v2: unique
+    /// in the node like any v3 id, but within 16 bits so that the session
+    /// survives the fallback under the same id (RFC 2661 §3.1: v2 Session
+    /// IDs are 16-bit).
+    pub fn alloc_session_id_narrow(&mut self, in_tunnel: &BTreeMap<u32, Session>) -> Option<u32> {
+        let v3 = &*self.v3_session_ids;
+        let free = |id: u32| !in_tunnel.contains_key(&id) && !v3.contains(&id);
+        let mut found = None;
+        for _ in 0..64 {
+            let id = self.rng.range_u32(1, 0xffff);
+            if free(id) {
+                found = Some(id);
+                break;
+            }
+        }
+        let id = found.or_else(|| (1..=0xffffu32).find(|&id| free(id)))?;
+        self.v3_session_ids.insert(id);
+        Some(id)
+    }
+
     /// Returns a session id to the pool.
     pub fn release_session_id(&mut self, version: Version, id: u32) {
         if version == Version::V3 {
@@ -601,6 +621,32 @@ impl Endpoint {
         }
     }
 
+    /// Answers an SCCRQ we keep no state for with one StopCCN (RFC 2661
+    /// §6.4; Assigned Tunnel ID 0: no tunnel exists here), acknowledging
+    /// the SCCRQ (Ns 0, Nr = its Ns + 1). Sent once per received copy, not
+    /// retransmitted, never hidden nor digested (there is no shared state).
+    fn refuse_statelessly(&mut self, local: Option<SocketAddr>, from: SocketAddr, transport: Transport, header: &ControlHeader, peer_tid: u32, r: ResultCode) {
+        if peer_tid == 0 {
+            return;
+        }
+        let mut avps = message::Avps::default();
+        match header.version {
+            Version::V2 => avps.assigned_tunnel_id = Some(0),
+            Version::V3 => avps.assigned_control_connection_id = Some(0),
+        }
+        avps.result_code = Some(r);
+        let msg = message::ControlMessage { msg_type: MessageType::StopCcn, avps };
+        let mut body = Vec::with_capacity(64);
+        let rng = &mut self.sh.rng;
+        let mut fill = |buf: &mut [u8]| rng.fill(buf);
+        message::encode(&msg, &mut message::EncodeCtx { secret: None, hide: false, random: &mut fill, digest: None }, &mut body);
+        let reply = ControlHeader { version: header.version, tunnel_id: peer_tid, session_id: 0, ns: 0, nr: header.ns.wrapping_add(1) };
+        let mut bytes = Vec::with_capacity(body.len() + 16);
+        super::header::emit_control(transport, &reply, &body, &mut bytes);
+        self.sh.stats.ctrl_tx += 1;
+        self.sh.transmits.push_back(Transmit { tunnel_id: 0, to: from, from: local, transport, bytes });
+    }
+
     /// A control packet with tunnel id 0: a peer's SCCRQ, or a
     /// retransmission of one (RFC 2661 §3.1: the Tunnel ID is 0 until the
     /// peer learns ours).
@@ -642,9 +688,26 @@ impl Endpoint {
         // RFC 2661 §4.4.3 tie breaker: are we opening a tunnel to this peer too?
         let mut params = params;
         let mut carried: Vec<(CallType, Rc<SessionParams>)> = Vec::new();
-        let rival = self.tunnels.values().find(|t| t.state == TunnelState::WaitCtlReply && !t.network_created && t.peer.ip() == from.ip()).map(|t| (t.id, t.tie_breaker));
-        if let Some((rival_id, ours)) = rival {
-            match tie_break(ours, msg.avps.tie_breaker) {
+        // A tunnel that won the tie may already be established when a late
+        // or duplicated copy of the losing SCCRQ arrives (the network
+        // reorders and duplicates): within one retransmission cycle of
+        // coming up it still counts as the rival, or the late copy would
+        // open a second, half-open tunnel the peer no longer knows.
+        let recent = |t: &Tunnel| t.state == TunnelState::Established && t.up_at.is_some_and(|u| now < u + t.hold_time());
+        let rival = self
+            .tunnels
+            .values()
+            .find(|t| !t.network_created && t.peer.ip() == from.ip() && (t.state == TunnelState::WaitCtlReply || recent(t)))
+            .map(|t| (t.id, t.tie_breaker, t.state));
+        if let Some((rival_id, ours, state)) = rival {
+            let verdict = match tie_break(ours, msg.avps.tie_breaker) {
+                TieBreak::WeWin if state == TunnelState::Established && msg.avps.tie_breaker.is_none() => TieBreak::NoConflict,
+                TieBreak::WeWin => TieBreak::WeWin,
+                // An established tunnel is never discarded for a new SCCRQ.
+                _ if state == TunnelState::Established => TieBreak::NoConflict,
+                v => v,
+            };
+            match verdict {
                 TieBreak::NoConflict => {}
                 TieBreak::WeWin => {
                     common::log::log(common::log::Level::Info, format_args!("tie-breaker from={from} verdict=we-win tunnel_id={rival_id}"));
@@ -684,8 +747,12 @@ impl Endpoint {
         }
         let Some(id) = self.alloc_tunnel_id() else {
             self.sh.stats.resource_failures += 1;
-            common::log::log(common::log::Level::Warning, format_args!("drop msg=SCCRQ from={from} reason=max_tunnels"));
-            return;
+            common::log::log(common::log::Level::Warning, format_args!("refuse msg=SCCRQ from={from} peer_tunnel_id={peer_tid} reason=max_tunnels"));
+            // RFC 2661 §4.4.2 (result 2, error 4 "insufficient resources"):
+            // tell the peer at once instead of letting it retransmit its
+            // SCCRQ for a whole cycle and count a failure per copy.
+            let r = ResultCode { result: stop_ccn::GENERAL_ERROR, error: Some(super::result::error::NO_RESOURCE), message: Some("tunnel limit reached".into()) };
+            return self.refuse_statelessly(local, from, transport, header, peer_tid, r);
         };
         let mut p = (*params).clone();
         p.version = header.version;

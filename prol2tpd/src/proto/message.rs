@@ -18,7 +18,7 @@
 
 use crate::proto::auth::DigestAlg;
 use crate::proto::avp::{
-    attr, avp_spec, write_avp, AvpError, AvpIter, MPolicy, ValueShape, AVP_TABLE,
+    attr, avp_spec, write_avp, AvpError, AvpIter, MPolicy, ValueShape, AVP_MAX_VALUE_LEN, AVP_TABLE,
 };
 use crate::proto::header::Version;
 use crate::proto::hide::{hide, unhide};
@@ -633,12 +633,13 @@ fn apply_v3(a: &mut Avps, t: u16, v: &[u8]) -> Result<(), DecodeError> {
             a.assigned_control_connection_id = Some(v_u32(v, t)?)
         }
         attr::PSEUDOWIRE_CAPABILITIES_LIST => {
-            if v.len() % 2 != 0 {
+            if v.len() & 1 == 1 {
                 return Err(bad);
             }
             let list = v
                 .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+                .map(u16::from_be_bytes)
                 .collect();
             a.pseudowire_capabilities = Some(list);
         }
@@ -946,7 +947,10 @@ pub fn encode(msg: &ControlMessage, ctx: &mut EncodeCtx<'_>, out: &mut Vec<u8>) 
             continue;
         };
         let m = spec.mandatory == MPolicy::Always;
-        match ctx.secret.filter(|_| ctx.hide && spec.may_hide) {
+        // Hiding adds a 2-octet length prefix: values that would no longer fit
+        // in one AVP are sent in the clear.
+        let fits = value.len() < AVP_MAX_VALUE_LEN - 1;
+        match ctx.secret.filter(|_| ctx.hide && spec.may_hide && fits) {
             Some(secret) => {
                 let vector = match rv {
                     Some(v) => v,

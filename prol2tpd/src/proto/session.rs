@@ -321,7 +321,15 @@ impl Session {
                     avps.called_number = Some(Vec::new());
                 }
             }
-            Version::V3 => self.v3_offer(&mut avps),
+            Version::V3 => {
+                self.v3_offer(&mut avps);
+                // RFC 3931 §6.6, §6.9: ICRQ and OCRQ MUST carry the Remote
+                // End ID AVP (§5.4.4), which the peer validates as
+                // required; without it every v3 session was refused. The
+                // value is opaque: the session instance name, else empty.
+                let end_id = self.params.name.as_deref().unwrap_or("");
+                avps.remote_end_id = Some(end_id.as_bytes().to_vec());
+            }
         }
         out.send.push(ControlMessage { msg_type, avps });
         self.state = SessionState::WaitReply;

@@ -277,6 +277,19 @@ fn peek_u32_avp(avps: &[u8], attr_type: u16) -> Option<u32> {
     None
 }
 
+/// Reads a plain (unhidden) u16 AVP from undecodable AVP bytes; used to
+/// find the v2 Assigned Session ID of a request that failed to decode.
+fn peek_u16_avp(avps: &[u8], attr_type: u16) -> Option<u16> {
+    for avp in AvpIter::new(avps) {
+        let avp = avp.ok()?;
+        if avp.vendor_id == 0 && avp.attr_type == attr_type && !avp.hidden {
+            let b = avp.value.get(..2)?;
+            return Some(u16::from_be_bytes([b[0], b[1]]));
+        }
+    }
+    None
+}
+
 /// The channel configuration for a tunnel's parameters.
 fn channel_config(p: &TunnelParams) -> ReliableConfig {
     ReliableConfig {
@@ -579,6 +592,13 @@ impl Tunnel {
         let (res, err) = e.result_code().unwrap_or((stop_ccn::GENERAL_ERROR, error::BAD_VALUE));
         let text = e.to_string();
         match msg_type {
+            // RFC 2661 §4.1, RFC 3931 §4.4: a session message that cannot be
+            // processed tears its session down with CDN. A request that
+            // would create one has no session yet: answer the peer's call
+            // with a CDN of its own, or it waits in wait-reply forever.
+            Some(t @ (MessageType::Icrq | MessageType::Ocrq)) if self.state == TunnelState::Established => {
+                self.refuse_undecodable_request(cx, t, avps, err, &text);
+            }
             Some(t) if t.is_session_message() => {
                 let sid = match self.version {
                     Version::V2 => Some(u32::from(hdr_sid)),
@@ -598,6 +618,30 @@ impl Tunnel {
             }
             _ => self.close(cx, result(res, Some(err), &text)),
         }
+    }
+
+    /// Answers an ICRQ/OCRQ that failed to decode or validate with a CDN
+    /// (result 2 "general error", `err` as error code) addressed to the
+    /// peer's session id, when it can be read (RFC 2661 §6.13,
+    /// RFC 3931 §6.10).
+    fn refuse_undecodable_request(&mut self, cx: &mut Cx<'_>, t: MessageType, avps: &[u8], err: u16, text: &str) {
+        let peer_sid = match self.version {
+            Version::V2 => peek_u16_avp(avps, super::avp::attr::ASSIGNED_SESSION_ID).map(u32::from),
+            Version::V3 => peek_u32_avp(avps, super::avp::attr::LOCAL_SESSION_ID),
+        };
+        let Some(peer_sid) = peer_sid.filter(|&s| s != 0) else { return };
+        cx.stats.session_setup_failures += 1;
+        common::log::log(common::log::Level::Notice, format_args!("session refused tunnel_id={} msg={} peer_session_id={} error={}", self.id, t.name(), peer_sid, err));
+        let mut reply = Avps::default();
+        match self.version {
+            Version::V2 => reply.assigned_session_id = Some(0),
+            Version::V3 => {
+                reply.local_session_id = Some(0);
+                reply.remote_session_id = Some(peer_sid);
+            }
+        }
+        reply.result_code = Some(result(cdn::GENERAL_ERROR, Some(err), text));
+        self.queue(cx, peer_sid as u16, ControlMessage { msg_type: MessageType::Cdn, avps: reply });
     }
 
     /// The tunnel FSM: one match over (state, message), RFC 2661 §7.2.1.
@@ -785,6 +829,10 @@ impl Tunnel {
         let v = Version::V2;
         let ids: Vec<u32> = self.sessions.keys().copied().collect();
         for sid in ids {
+            // Every id was taken from the node-wide v3 pool; as a v2 id it
+            // is only unique in this tunnel, and a v2 tunnel releases into
+            // no pool: give it back now, or it leaks.
+            cx.release_session_id(Version::V3, sid);
             let unfit = self.sessions.get(&sid).is_some_and(|s| s.params.pseudowire != Pseudowire::Ppp || sid > 0xffff);
             if unfit {
                 if let Some(out) = self.sessions.get_mut(&sid).map(|s| s.close_with(v, result(cdn::GENERAL_ERROR, None, "L2TPv2 cannot carry this pseudowire"))) {
@@ -792,6 +840,7 @@ impl Tunnel {
                 }
             } else if let Some(s) = self.sessions.get_mut(&sid) {
                 s.pseudowire = Pseudowire::Ppp;
+                s.l2spec = super::session::L2SpecType::None;
             }
         }
         self.send_sccrq(cx);
@@ -836,7 +885,7 @@ impl Tunnel {
     }
 
     /// A full retransmission cycle: the sum of the back-off intervals.
-    fn hold_time(&self) -> Duration {
+    pub(crate) fn hold_time(&self) -> Duration {
         let mut total = Duration::ZERO;
         let mut t = self.params.retry_timeout;
         for _ in 0..=self.params.max_retries {
@@ -932,7 +981,10 @@ impl Tunnel {
         if self.version == Version::V2 && params.pseudowire != Pseudowire::Ppp {
             return Err("L2TPv2 carries only PPP pseudowires");
         }
-        let Some(sid) = cx.alloc_session_id(self.version, &self.sessions) else {
+        // A v3 attempt that may fall back to v2 takes 16-bit ids, or its
+        // PPP sessions could not follow it to v2.
+        let sid = if self.may_fall_back { cx.alloc_session_id_narrow(&self.sessions) } else { cx.alloc_session_id(self.version, &self.sessions) };
+        let Some(sid) = sid else {
             cx.stats.resource_failures += 1;
             return Err("no free session id");
         };
