@@ -615,6 +615,9 @@ impl Endpoint {
                 self.after(now, id);
             }
             _ => {
+                if header.version == Version::V2 && self.v2_answer(now, from) {
+                    return;
+                }
                 self.sh.stats.illegal_messages += 1;
                 common::log::trace(common::log::system_mask(), TraceFlags::XPRT, format_args!("drop from={from} tunnel_id={id} reason=unknown-tunnel"));
             }
@@ -647,11 +650,57 @@ impl Endpoint {
         self.sh.transmits.push_back(Transmit { tunnel_id: 0, to: from, from: local, transport, bytes });
     }
 
+    /// A peer sends StopCCN with tunnel id 0 when it gave up before
+    /// learning our id (xl2tpd does, after an SCCRP it could not process).
+    /// RFC 2661 §6.4: the StopCCN's Assigned Tunnel ID names the peer's
+    /// tunnel; deliver it to ours. Returns whether a tunnel took it.
+    fn stop_ccn_to_zero(&mut self, now: Instant, from: SocketAddr, header: &ControlHeader, avps: &[u8], bytes: &[u8]) -> bool {
+        let target = self.tunnels.values().find(|t| {
+            t.peer == from && t.peer_id != 0 && {
+                let secret = t.params.secret.as_deref();
+                message::decode(avps, &DecodeCtx { secret }).is_ok_and(|m| match t.version {
+                    Version::V2 => m.avps.assigned_tunnel_id.map(u32::from) == Some(t.peer_id),
+                    Version::V3 => m.avps.assigned_control_connection_id == Some(t.peer_id),
+                })
+            }
+        });
+        let Some(id) = target.map(|t| t.id) else { return false };
+        if let Some(t) = self.tunnels.get_mut(&id) {
+            t.handle_packet(&mut cx(now, &mut self.sh), from, header, avps, bytes);
+        }
+        self.after(now, id);
+        true
+    }
+
+    /// An L2TPv2 packet from a peer we are opening an L2TPv3 tunnel to: a
+    /// v2-only peer answering our SCCRQ (xl2tpd sends a v2 ZLB). Falls back
+    /// at once instead of waiting out the retries. Returns whether it did.
+    fn v2_answer(&mut self, now: Instant, from: SocketAddr) -> bool {
+        let Some(id) = self.tunnels.values().find(|t| t.awaiting_v3_answer() && t.peer.ip() == from.ip()).map(|t| t.id) else { return false };
+        let fell_back = self.tunnels.get_mut(&id).is_some_and(|t| t.v2_answer(&mut cx(now, &mut self.sh)));
+        self.after(now, id);
+        fell_back
+    }
+
     /// A control packet with tunnel id 0: a peer's SCCRQ, or a
     /// retransmission of one (RFC 2661 §3.1: the Tunnel ID is 0 until the
     /// peer learns ours).
     #[allow(clippy::too_many_arguments)]
     fn on_tunnel_zero(&mut self, now: Instant, local: Option<SocketAddr>, from: SocketAddr, transport: Transport, header: &ControlHeader, avps: &[u8], bytes: &[u8]) {
+        if avps.is_empty() {
+            // A ZLB for tunnel 0 acknowledges nothing we keep state for
+            // (e.g. a refused peer acking a stateless StopCCN).
+            self.sh.stats.illegal_messages += 1;
+            common::log::trace(common::log::system_mask(), TraceFlags::XPRT, format_args!("drop msg=ZLB from={from} reason=tunnel-id-0"));
+            return;
+        }
+        let msg_type = super::tunnel::peek_message_type(avps);
+        if msg_type == Some(MessageType::StopCcn) && self.stop_ccn_to_zero(now, from, header, avps, bytes) {
+            return;
+        }
+        if header.version == Version::V2 && msg_type != Some(MessageType::Sccrq) && self.v2_answer(now, from) {
+            return;
+        }
         let Some(params) = self.acceptor.as_ref().and_then(|a| a(&from)) else {
             self.sh.stats.unknown_peer_sccrq += 1;
             self.sh.stats.illegal_messages += 1;

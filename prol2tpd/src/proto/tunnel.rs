@@ -255,7 +255,7 @@ fn result(result: u16, error_code: Option<u16>, message: &str) -> ResultCode {
 
 /// Reads the Message Type from the first AVP of an undecodable message, so
 /// its error can be routed to the tunnel or to a session (RFC 2661 §4.1).
-fn peek_message_type(avps: &[u8]) -> Option<MessageType> {
+pub(crate) fn peek_message_type(avps: &[u8]) -> Option<MessageType> {
     let first = AvpIter::new(avps).next()?.ok()?;
     if first.vendor_id != 0 || first.attr_type != 0 || first.hidden {
         return None;
@@ -430,7 +430,11 @@ impl Tunnel {
         let mut frame = Vec::with_capacity(96);
         frame.extend_from_slice(&hdr_session_id.to_be_bytes());
         let secret = self.params.secret.as_deref();
-        let hide = self.params.hide_avps && secret.is_some();
+        // Nothing in SCCRQ is sensitive, and until the peer answers we do
+        // not know which hidden-AVP dialect it reads (see README,
+        // xl2tpd): SCCRQ goes out unhidden (RFC 2661 §4.3 leaves hiding to
+        // the sender).
+        let hide = self.params.hide_avps && secret.is_some() && msg.msg_type != MessageType::Sccrq;
         let digest = if self.version == Version::V3 && secret.is_some() { Some(self.params.digest) } else { None };
         let rng = &mut *cx.rng;
         let mut fill = |buf: &mut [u8]| rng.fill(buf);
@@ -807,6 +811,22 @@ impl Tunnel {
         }
         common::log::log(common::log::Level::Info, format_args!("tunnel stopped-by-peer tunnel_id={} peer={} result={} error={} message=\"{}\"", self.id, self.peer, r.result, r.error.unwrap_or(0), r.message.as_deref().unwrap_or("")));
         self.enter_closing(cx, r, true);
+    }
+
+    /// The peer answered our v3 SCCRQ in L2TPv2 (xl2tpd sends a v2 ZLB):
+    /// fall back at once if this tunnel may. Returns whether it did.
+    pub(crate) fn v2_answer(&mut self, cx: &mut Cx<'_>) -> bool {
+        if self.state != TunnelState::WaitCtlReply || !self.may_fall_back {
+            return false;
+        }
+        self.fall_back(cx, "peer answered in L2TPv2");
+        true
+    }
+
+    /// True for a locally opened v3 tunnel still waiting for SCCRP that may
+    /// fall back to v2.
+    pub(crate) fn awaiting_v3_answer(&self) -> bool {
+        self.state == TunnelState::WaitCtlReply && self.may_fall_back && self.version == Version::V3
     }
 
     /// Restarts a v3 attempt as L2TPv2 (the seeds' automatic fallback).
