@@ -207,6 +207,9 @@ pub struct Tunnel {
     pub stats: TunnelStats,
     /// Our Tie Breaker (RFC 2661 §4.4.3), sent in our SCCRQ.
     pub tie_breaker: Option<[u8; 8]>,
+    /// False when the peer is known not to read hidden AVPs (see
+    /// [`peer_reads_hidden_avps`]): we then send ours unhidden.
+    pub peer_reads_hidden: bool,
     pub(crate) chan: ReliableChannel,
     sessions: BTreeMap<u32, Session>,
     /// The challenge we sent (v2), whose response we expect.
@@ -220,6 +223,17 @@ pub struct Tunnel {
     heard_from_peer: bool,
     /// v3 initiator that may still fall back to v2.
     may_fall_back: bool,
+}
+
+/// Whether a peer, known by its Vendor Name AVP (RFC 2661 §4.4.3), can
+/// read hidden AVPs. xl2tpd (`xelerance.com`, up to 1.3.18 at least)
+/// cannot: its `decrypt_avp()` keys the MD5 with `chal_us.secret`, which it
+/// fills in only when it challenges us and only after the message is
+/// processed, so it unhides our SCCRP, and everything when it does not
+/// challenge, with an empty secret and refuses the tunnel.
+pub fn peer_reads_hidden_avps(vendor_name: &[u8]) -> bool {
+    let v = String::from_utf8_lossy(vendor_name).to_ascii_lowercase();
+    !(v.contains("xelerance") || v.contains("xl2tpd"))
 }
 
 /// Tie breaker verdict for simultaneous SCCRQs (RFC 2661 §4.4.3).
@@ -329,6 +343,7 @@ impl Tunnel {
             up_at: None,
             stats: TunnelStats::default(),
             tie_breaker: None,
+            peer_reads_hidden: true,
             chan: ReliableChannel::new(cfg, now),
             sessions: BTreeMap::new(),
             our_challenge: None,
@@ -431,14 +446,14 @@ impl Tunnel {
         frame.extend_from_slice(&hdr_session_id.to_be_bytes());
         let secret = self.params.secret.as_deref();
         // Nothing in SCCRQ is sensitive, and until the peer answers we do
-        // not know which hidden-AVP dialect it reads (see README,
-        // xl2tpd): SCCRQ goes out unhidden (RFC 2661 §4.3 leaves hiding to
-        // the sender).
-        let hide = self.params.hide_avps && secret.is_some() && msg.msg_type != MessageType::Sccrq;
+        // not know whether it can read hidden AVPs (see
+        // `peer_reads_hidden_avps`): SCCRQ goes out unhidden (RFC 2661 §4.3
+        // leaves hiding to the sender).
+        let hide = self.params.hide_avps && secret.is_some() && msg.msg_type != MessageType::Sccrq && self.peer_reads_hidden;
         let digest = if self.version == Version::V3 && secret.is_some() { Some(self.params.digest) } else { None };
         let rng = &mut *cx.rng;
         let mut fill = |buf: &mut [u8]| rng.fill(buf);
-        let mut ecx = EncodeCtx { secret, hide, random: &mut fill, digest };
+        let mut ecx = EncodeCtx { secret, hide, random: &mut fill, digest,  };
         message::encode(&msg, &mut ecx, &mut frame);
         common::log::trace(
             self.trace_flags,
@@ -773,6 +788,13 @@ impl Tunnel {
     fn take_peer_info(&mut self, avps: &Avps) {
         self.peer_info.host_name = avps.host_name.clone().unwrap_or_default();
         self.peer_info.vendor_name = avps.vendor_name.clone().unwrap_or_default();
+        self.peer_reads_hidden = peer_reads_hidden_avps(&self.peer_info.vendor_name);
+        if !self.peer_reads_hidden && self.params.hide_avps {
+            common::log::log(
+                common::log::Level::Notice,
+                format_args!("tunnel hide-avps=off tunnel_id={} peer={} reason=\"xl2tpd cannot unhide AVPs\"", self.id, self.peer),
+            );
+        }
         self.peer_info.router_id = avps.router_id;
         self.peer_info.firmware_revision = avps.firmware_revision;
         self.peer_info.framing_capabilities = avps.framing_capabilities;
