@@ -56,10 +56,7 @@ pub fn daemonize() -> io::Result<()> {
     fork_and_exit_parent()?;
     chdir("/").map_err(io::Error::from)?;
     umask(Mode::from_bits_truncate(0o022));
-    let null = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")?;
+    let null = OpenOptions::new().read(true).write(true).open("/dev/null")?;
     for target in 0..=2 {
         dup2(null.as_raw_fd(), target).map_err(io::Error::from)?;
     }
@@ -102,49 +99,26 @@ impl PidFile {
     /// with the path in the message.
     pub fn create(path: impl AsRef<Path>) -> io::Result<PidFile> {
         let path = path.as_ref();
-        let ctx = |e: io::Error, what: &str| {
-            io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
-        };
+        let ctx = |e: io::Error, what: &str| io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()));
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.exists() {
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o755)
-                    .create(dir)
-                    .map_err(|e| ctx(e, "cannot create directory of"))?;
+                fs::DirBuilder::new().recursive(true).mode(0o755).create(dir).map_err(|e| ctx(e, "cannot create directory of"))?;
                 // The umask may have cleared bits of 0755.
-                fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
-                    .map_err(|e| ctx(e, "cannot set mode of directory of"))?;
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).map_err(|e| ctx(e, "cannot set mode of directory of"))?;
             }
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(path)
-            .map_err(|e| ctx(e, "cannot open pid file"))?;
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o644).open(path).map_err(|e| ctx(e, "cannot open pid file"))?;
         let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(locked) => locked,
             Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
-                let holder = read_pid(&mut file)
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "unknown".to_string());
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("another instance is running (pid {holder})"),
-                ));
+                let holder = read_pid(&mut file).map(|p| p.to_string()).unwrap_or_else(|| "unknown".to_string());
+                return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("another instance is running (pid {holder})")));
             }
             Err((_, errno)) => return Err(ctx(errno.into(), "cannot lock pid file")),
         };
         let pid = std::process::id();
         write_pid(&mut file, pid).map_err(|e| ctx(e, "cannot write pid file"))?;
-        Ok(PidFile {
-            path: path.to_path_buf(),
-            file,
-            pid,
-        })
+        Ok(PidFile { path: path.to_path_buf(), file, pid })
     }
 
     /// Rewrites the file with the current pid, for a pid file created before
@@ -229,10 +203,7 @@ mod tests {
 
         let err = PidFile::create(&path).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
-        assert_eq!(
-            err.to_string(),
-            format!("another instance is running (pid {me})")
-        );
+        assert_eq!(err.to_string(), format!("another instance is running (pid {me})"));
         // The failed attempt did not clobber the file.
         assert_eq!(fs::read_to_string(&path).unwrap(), format!("{me}\n"));
 
@@ -264,8 +235,7 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("g.pid");
         fs::write(&path, "garbage").unwrap();
-        let holder =
-            Flock::lock(File::open(&path).unwrap(), FlockArg::LockExclusiveNonblock).unwrap();
+        let holder = Flock::lock(File::open(&path).unwrap(), FlockArg::LockExclusiveNonblock).unwrap();
         let err = PidFile::create(&path).unwrap_err();
         assert_eq!(err.to_string(), "another instance is running (pid unknown)");
         assert_eq!(running_pid(&path), None);
@@ -307,14 +277,8 @@ mod tests {
         let fd0 = fs::read_link("/proc/self/fd/0").unwrap();
         let fd2 = fs::read_link("/proc/self/fd/2").unwrap();
         let mut out = File::from(report);
-        writeln!(
-            out,
-            "\nREPORT started={started_as} pid={pid} sid={sid} cwd={} umask={mask:o} fd0={} fd2={}",
-            cwd.display(),
-            fd0.display(),
-            fd2.display()
-        )
-        .unwrap();
+        writeln!(out, "\nREPORT started={started_as} pid={pid} sid={sid} cwd={} umask={mask:o} fd0={} fd2={}", cwd.display(), fd0.display(), fd2.display())
+            .unwrap();
         exit_now();
     }
 
@@ -333,23 +297,10 @@ mod tests {
             .unwrap();
         // EOF comes when the grandchild has written its report and exited.
         let mut text = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut text)
-            .unwrap();
+        child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
         assert!(child.wait().unwrap().success());
-        let line = text
-            .lines()
-            .find_map(|l| l.strip_prefix("REPORT "))
-            .unwrap_or_else(|| panic!("no report in {text:?}"));
-        let field = |k: &str| {
-            line.split(' ')
-                .find_map(|w| w.strip_prefix(&format!("{k}=")))
-                .unwrap_or_else(|| panic!("no {k} in {line}"))
-                .to_string()
-        };
+        let line = text.lines().find_map(|l| l.strip_prefix("REPORT ")).unwrap_or_else(|| panic!("no report in {text:?}"));
+        let field = |k: &str| line.split(' ').find_map(|w| w.strip_prefix(&format!("{k}="))).unwrap_or_else(|| panic!("no {k} in {line}")).to_string();
         let started: i32 = field("started").parse().unwrap();
         let pid: i32 = field("pid").parse().unwrap();
         let sid: i32 = field("sid").parse().unwrap();

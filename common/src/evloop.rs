@@ -44,34 +44,18 @@ pub struct Interest {
 
 impl Interest {
     /// Readable only: the usual interest of sockets and the signal fd.
-    pub const READABLE: Interest = Interest {
-        readable: true,
-        writable: false,
-    };
+    pub const READABLE: Interest = Interest { readable: true, writable: false };
     /// Writable only.
-    pub const WRITABLE: Interest = Interest {
-        readable: false,
-        writable: true,
-    };
+    pub const WRITABLE: Interest = Interest { readable: false, writable: true };
     /// Readable and writable.
-    pub const BOTH: Interest = Interest {
-        readable: true,
-        writable: true,
-    };
+    pub const BOTH: Interest = Interest { readable: true, writable: true };
     /// Nothing: the fd stays registered (and keeps its key) but is never
     /// reported.
-    pub const NONE: Interest = Interest {
-        readable: false,
-        writable: false,
-    };
+    pub const NONE: Interest = Interest { readable: false, writable: false };
 
     /// The polling event and mode for this interest.
     fn event(self, key: usize) -> (Event, PollMode) {
-        let mode = if self == Interest::NONE {
-            PollMode::Oneshot
-        } else {
-            PollMode::Level
-        };
+        let mode = if self == Interest::NONE { PollMode::Oneshot } else { PollMode::Level };
         (Event::new(key, self.readable, self.writable), mode)
     }
 }
@@ -101,9 +85,7 @@ pub struct EventLoop {
 
 impl std::fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventLoop")
-            .field("registered", &self.interests.len())
-            .finish()
+        f.debug_struct("EventLoop").field("registered", &self.interests.len()).finish()
     }
 }
 
@@ -114,13 +96,7 @@ impl EventLoop {
     /// # Errors
     /// The OS error of `epoll_create1` and friends (e.g. `EMFILE`).
     pub fn new() -> io::Result<EventLoop> {
-        Ok(EventLoop {
-            poller: Poller::new()?,
-            events: Events::new(),
-            ready: Vec::new(),
-            interests: HashMap::new(),
-            keys: HashMap::new(),
-        })
+        Ok(EventLoop { poller: Poller::new()?, events: Events::new(), ready: Vec::new(), interests: HashMap::new(), keys: HashMap::new() })
     }
 
     /// Registers `fd` under `key` with `interest`. The fd must be
@@ -131,24 +107,13 @@ impl EventLoop {
     /// `AlreadyExists` if `key` or `fd` is already registered;
     /// `InvalidInput` for `key == usize::MAX` (reserved by `polling`); the OS
     /// error of `epoll_ctl`.
-    pub fn register(
-        &mut self,
-        fd: BorrowedFd<'_>,
-        key: usize,
-        interest: Interest,
-    ) -> io::Result<()> {
+    pub fn register(&mut self, fd: BorrowedFd<'_>, key: usize, interest: Interest) -> io::Result<()> {
         let raw = fd.as_raw_fd();
         if self.interests.contains_key(&key) || self.keys.contains_key(&raw) {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("fd {raw} or key {key} already registered"),
-            ));
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("fd {raw} or key {key} already registered")));
         }
         if key == usize::MAX {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "key usize::MAX is reserved",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "key usize::MAX is reserved"));
         }
         let (event, mode) = interest.event(key);
         // SAFETY: polling requires the source to be deleted before it is
@@ -191,9 +156,7 @@ impl EventLoop {
     /// The key `fd` is registered under.
     fn key_of(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         let raw = fd.as_raw_fd();
-        self.keys.get(&raw).copied().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, format!("fd {raw} not registered"))
-        })
+        self.keys.get(&raw).copied().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("fd {raw} not registered")))
     }
 
     /// Number of registered fds.
@@ -228,11 +191,7 @@ impl EventLoop {
             let Some(interest) = self.interests.get(&ev.key) else {
                 continue; // deregistered since: stale
             };
-            let r = Ready {
-                key: ev.key,
-                readable: ev.readable && interest.readable,
-                writable: ev.writable && interest.writable,
-            };
+            let r = Ready { key: ev.key, readable: ev.readable && interest.readable, writable: ev.writable && interest.writable };
             if r.readable || r.writable {
                 self.ready.push(r);
             }
@@ -279,11 +238,7 @@ mod tests {
         ev.register(a.as_fd(), 7, Interest::READABLE).unwrap();
         assert_eq!(ev.len(), 1);
         b.write_all(b"hello").unwrap();
-        let expect = [Ready {
-            key: 7,
-            readable: true,
-            writable: false,
-        }];
+        let expect = [Ready { key: 7, readable: true, writable: false }];
         assert_eq!(ev.wait(None).unwrap(), &expect);
         // Level-triggered: still reported, no re-arm needed.
         let far = Instant::now() + Duration::from_secs(5);
@@ -301,37 +256,20 @@ mod tests {
         let mut ev = EventLoop::new().unwrap();
         let (a, mut b) = pair();
         ev.register(a.as_fd(), 3, Interest::BOTH).unwrap();
-        let ready = ev
-            .wait(Some(Instant::now() + Duration::from_secs(5)))
-            .unwrap();
-        assert_eq!(
-            ready,
-            &[Ready {
-                key: 3,
-                readable: false,
-                writable: true
-            }]
-        );
+        let ready = ev.wait(Some(Instant::now() + Duration::from_secs(5))).unwrap();
+        assert_eq!(ready, &[Ready { key: 3, readable: false, writable: true }]);
         ev.modify(a.as_fd(), Interest::NONE).unwrap();
         b.write_all(b"data").unwrap();
         assert!(ev.wait(Some(Instant::now())).unwrap().is_empty());
         ev.modify(a.as_fd(), Interest::READABLE).unwrap();
-        let ready = ev
-            .wait(Some(Instant::now() + Duration::from_secs(5)))
-            .unwrap();
+        let ready = ev.wait(Some(Instant::now() + Duration::from_secs(5))).unwrap();
         assert_eq!(ready.len(), 1);
         assert!(ready[0].readable && !ready[0].writable);
         ev.deregister(a.as_fd()).unwrap();
         assert!(ev.is_empty());
         assert!(ev.wait(Some(Instant::now())).unwrap().is_empty());
-        assert_eq!(
-            ev.deregister(a.as_fd()).unwrap_err().kind(),
-            io::ErrorKind::NotFound
-        );
-        assert_eq!(
-            ev.modify(a.as_fd(), Interest::READABLE).unwrap_err().kind(),
-            io::ErrorKind::NotFound
-        );
+        assert_eq!(ev.deregister(a.as_fd()).unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert_eq!(ev.modify(a.as_fd(), Interest::READABLE).unwrap_err().kind(), io::ErrorKind::NotFound);
     }
 
     #[test]
@@ -343,9 +281,7 @@ mod tests {
         ev.register(c.as_fd(), 2, Interest::NONE).unwrap();
         drop(b);
         drop(d);
-        let ready = ev
-            .wait(Some(Instant::now() + Duration::from_secs(5)))
-            .unwrap();
+        let ready = ev.wait(Some(Instant::now() + Duration::from_secs(5))).unwrap();
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].key, 1);
         assert!(ready[0].readable);
@@ -365,9 +301,7 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         let e = ev.register(a.as_fd(), 2, Interest::READABLE).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
-        let e = ev
-            .register(b.as_fd(), usize::MAX, Interest::READABLE)
-            .unwrap_err();
+        let e = ev.register(b.as_fd(), usize::MAX, Interest::READABLE).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(ev.len(), 1);
     }
@@ -379,9 +313,7 @@ mod tests {
         ev.register(sig.as_fd(), 9, Interest::READABLE).unwrap();
         assert!(ev.wait(Some(Instant::now())).unwrap().is_empty());
         nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP).unwrap();
-        let ready = ev
-            .wait(Some(Instant::now() + Duration::from_secs(5)))
-            .unwrap();
+        let ready = ev.wait(Some(Instant::now() + Duration::from_secs(5))).unwrap();
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].key, 9);
         assert_eq!(sig.read_all(), vec![crate::signal::Signal::Hup]);

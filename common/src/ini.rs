@@ -50,20 +50,12 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error on line `line` (1-based) of `path`.
     pub fn at(path: &Path, line: usize, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            path: path.to_path_buf(),
-            line: Some(line),
-            message: message.into(),
-        }
+        ConfigError { path: path.to_path_buf(), line: Some(line), message: message.into() }
     }
 
     /// An error about the whole file `path`.
     pub fn file(path: &Path, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            path: path.to_path_buf(),
-            line: None,
-            message: message.into(),
-        }
+        ConfigError { path: path.to_path_buf(), line: None, message: message.into() }
     }
 }
 
@@ -130,23 +122,17 @@ impl IniFile {
     /// [`MAX_FILE_BYTES`] or is not UTF-8 (with the line of the first bad
     /// octet); otherwise the errors of [`IniFile::parse_str`].
     pub fn load(path: &Path) -> Result<IniFile, ConfigError> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+        let meta = std::fs::metadata(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
         if meta.len() > MAX_FILE_BYTES {
             return Err(ConfigError::file(path, "file too large"));
         }
-        let bytes = std::fs::read(path)
-            .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+        let bytes = std::fs::read(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
         match String::from_utf8(bytes) {
             Ok(text) => IniFile::parse_str(path, &text),
             Err(e) => {
                 let good = e.utf8_error().valid_up_to();
                 let prefix = e.as_bytes().get(..good).unwrap_or(&[]);
-                let line = prefix
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count()
-                    .saturating_add(1);
+                let line = prefix.iter().filter(|&&b| b == b'\n').count().saturating_add(1);
                 Err(ConfigError::at(path, line, "not valid UTF-8 text"))
             }
         }
@@ -168,8 +154,7 @@ impl IniFile {
             enabled_indented_mutiline_value: false,
             enabled_preserve_key_leading_whitespace: false,
         };
-        let parsed = ini::Ini::load_from_str_opt(&normalised, opt)
-            .map_err(|e| ConfigError::at(path, e.line, format!("syntax error: {}", e.msg)))?;
+        let parsed = ini::Ini::load_from_str_opt(&normalised, opt).map_err(|e| ConfigError::at(path, e.line, format!("syntax error: {}", e.msg)))?;
         zip(path, scanned, &parsed)
     }
 
@@ -181,15 +166,8 @@ impl IniFile {
 
 /// What the line scan saw on one line.
 enum ScanLine {
-    Header {
-        raw: String,
-        kind: String,
-        name: Option<String>,
-    },
-    Entry {
-        key: String,
-        raw_value: String,
-    },
+    Header { raw: String, kind: String, name: Option<String> },
+    Entry { key: String, raw_value: String },
 }
 
 /// Line scan: every meaningful line with its 1-based number.
@@ -216,18 +194,10 @@ fn scan(path: &Path, text: &str) -> Result<Vec<(usize, ScanLine)>, ConfigError> 
         }
         let (key, raw_value) = split_entry(trimmed).map_err(|m| ConfigError::at(path, line, m))?;
         if !in_section {
-            return Err(ConfigError::at(
-                path,
-                line,
-                format!("`{key}` outside any section"),
-            ));
+            return Err(ConfigError::at(path, line, format!("`{key}` outside any section")));
         }
         if let Some((_, first)) = keys_seen.iter().find(|(k, _)| *k == key) {
-            return Err(ConfigError::at(
-                path,
-                line,
-                format!("duplicate key `{key}` (first given at line {first})"),
-            ));
+            return Err(ConfigError::at(path, line, format!("duplicate key `{key}` (first given at line {first})")));
         }
         keys_seen.push((key.clone(), line));
         out.push((line, ScanLine::Entry { key, raw_value }));
@@ -237,41 +207,25 @@ fn scan(path: &Path, text: &str) -> Result<Vec<(usize, ScanLine)>, ConfigError> 
 
 /// Splits a `[kind]` / `[kind "NAME"]` header line (already trimmed).
 fn parse_header(trimmed: &str) -> Result<(String, Option<String>), String> {
-    let inner = trimmed
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .ok_or_else(|| "section header must end with `]`".to_string())?
-        .trim();
+    let inner = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')).ok_or_else(|| "section header must end with `]`".to_string())?.trim();
     let (kind, rest) = match inner.find(|c: char| c.is_whitespace() || c == '"') {
-        Some(pos) => (
-            inner.get(..pos).unwrap_or(""),
-            inner.get(pos..).unwrap_or("").trim(),
-        ),
+        Some(pos) => (inner.get(..pos).unwrap_or(""), inner.get(pos..).unwrap_or("").trim()),
         None => (inner, ""),
     };
     if kind.is_empty() {
         return Err("empty section kind".into());
     }
-    if !kind
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
+    if !kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         return Err(format!("bad section kind `{kind}`"));
     }
     if rest.is_empty() {
         return Ok((kind.to_string(), None));
     }
-    let name = rest
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .ok_or_else(|| format!("section name must be in double quotes: [{kind} \"NAME\"]"))?;
+    let name = rest.strip_prefix('"').and_then(|s| s.strip_suffix('"')).ok_or_else(|| format!("section name must be in double quotes: [{kind} \"NAME\"]"))?;
     if name.is_empty() {
         return Err("empty section name".into());
     }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| c == '"' || c == '[' || c == ']' || c.is_control())
-    {
+    if let Some(c) = name.chars().find(|&c| c == '"' || c == '[' || c == ']' || c.is_control()) {
         return Err(format!("character {c:?} not allowed in a section name"));
     }
     Ok((kind.to_string(), Some(name.to_string())))
@@ -279,18 +233,13 @@ fn parse_header(trimmed: &str) -> Result<(String, Option<String>), String> {
 
 /// Splits `key = value` (or `key: value`, as `rust-ini` also accepts).
 fn split_entry(trimmed: &str) -> Result<(String, String), String> {
-    let pos = trimmed.find(['=', ':']).ok_or_else(|| {
-        format!("expected `key = value` or a [section] header, found `{trimmed}`")
-    })?;
+    let pos = trimmed.find(['=', ':']).ok_or_else(|| format!("expected `key = value` or a [section] header, found `{trimmed}`"))?;
     let key = trimmed.get(..pos).unwrap_or("").trim();
     let value = trimmed.get(pos.saturating_add(1)..).unwrap_or("").trim();
     if key.is_empty() {
         return Err("missing key before `=`".into());
     }
-    if let Some(c) = key
-        .chars()
-        .find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-    {
+    if let Some(c) = key.chars().find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
         return Err(format!("character {c:?} not allowed in key `{key}`"));
     }
     if value.ends_with('\\') {
@@ -335,15 +284,9 @@ fn normalise(scanned: &[(usize, ScanLine)], line_count: usize) -> String {
 }
 
 /// Combines the scan (structure, lines) with `rust-ini`'s values.
-fn zip(
-    path: &Path,
-    scanned: Vec<(usize, ScanLine)>,
-    parsed: &ini::Ini,
-) -> Result<IniFile, ConfigError> {
+fn zip(path: &Path, scanned: Vec<(usize, ScanLine)>, parsed: &ini::Ini) -> Result<IniFile, ConfigError> {
     let mut sections: Vec<IniSection> = Vec::new();
-    let mut theirs = parsed
-        .iter()
-        .filter(|(name, props)| name.is_some() || !props.is_empty());
+    let mut theirs = parsed.iter().filter(|(name, props)| name.is_some() || !props.is_empty());
     let mut values: Vec<(String, String)> = Vec::new();
     let mismatch = |line: usize| ConfigError::at(path, line, "cannot parse this line");
     for (line, item) in scanned {
@@ -354,17 +297,9 @@ fn zip(
                 if their_name != Some(expected) {
                     return Err(mismatch(line));
                 }
-                values = props
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
+                values = props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
                 values.reverse();
-                sections.push(IniSection {
-                    kind,
-                    name,
-                    line,
-                    entries: Vec::new(),
-                });
+                sections.push(IniSection { kind, name, line, entries: Vec::new() });
             }
             ScanLine::Entry { key, .. } => {
                 let (their_key, value) = values.pop().ok_or_else(|| mismatch(line))?;
@@ -384,22 +319,12 @@ fn zip(
     if theirs.next().is_some() {
         return Err(ConfigError::file(path, "cannot parse the file"));
     }
-    Ok(IniFile {
-        path: path.to_path_buf(),
-        sections,
-    })
+    Ok(IniFile { path: path.to_path_buf(), sections })
 }
 
 /// An error on `entry`'s line saying its value is wrong.
 pub fn value_error(path: &Path, entry: &IniEntry, expected: &str) -> ConfigError {
-    ConfigError::at(
-        path,
-        entry.line,
-        format!(
-            "bad value `{}` for `{}`: expected {expected}",
-            entry.value, entry.key
-        ),
-    )
+    ConfigError::at(path, entry.line, format!("bad value `{}` for `{}`: expected {expected}", entry.value, entry.key))
 }
 
 /// Parses a boolean: `yes`/`no`, `true`/`false`, `on`/`off`, `1`/`0`
@@ -430,33 +355,18 @@ fn parse_uint(text: &str) -> Option<u64> {
 ///
 /// # Errors
 /// Not a number or out of range, at the entry's line.
-pub fn parse_u32_range(
-    path: &Path,
-    entry: &IniEntry,
-    lo: u32,
-    hi: u32,
-) -> Result<u32, ConfigError> {
-    parse_u64_range(path, entry, u64::from(lo), u64::from(hi))
-        .and_then(|v| u32::try_from(v).map_err(|_| value_error(path, entry, "a smaller number")))
+pub fn parse_u32_range(path: &Path, entry: &IniEntry, lo: u32, hi: u32) -> Result<u32, ConfigError> {
+    parse_u64_range(path, entry, u64::from(lo), u64::from(hi)).and_then(|v| u32::try_from(v).map_err(|_| value_error(path, entry, "a smaller number")))
 }
 
 /// Parses an integer (decimal or `0x` hex) in `lo..=hi`.
 ///
 /// # Errors
 /// Not a number or out of range, at the entry's line.
-pub fn parse_u64_range(
-    path: &Path,
-    entry: &IniEntry,
-    lo: u64,
-    hi: u64,
-) -> Result<u64, ConfigError> {
+pub fn parse_u64_range(path: &Path, entry: &IniEntry, lo: u64, hi: u64) -> Result<u64, ConfigError> {
     match parse_uint(&entry.value) {
         Some(v) if (lo..=hi).contains(&v) => Ok(v),
-        _ => Err(value_error(
-            path,
-            entry,
-            &format!("an integer from {lo} to {hi}"),
-        )),
+        _ => Err(value_error(path, entry, &format!("an integer from {lo} to {hi}"))),
     }
 }
 
@@ -464,12 +374,7 @@ pub fn parse_u64_range(
 ///
 /// # Errors
 /// Not a number or out of range, at the entry's line.
-pub fn parse_u16_range(
-    path: &Path,
-    entry: &IniEntry,
-    lo: u16,
-    hi: u16,
-) -> Result<u16, ConfigError> {
+pub fn parse_u16_range(path: &Path, entry: &IniEntry, lo: u16, hi: u16) -> Result<u16, ConfigError> {
     let v = parse_u64_range(path, entry, u64::from(lo), u64::from(hi))?;
     u16::try_from(v).map_err(|_| value_error(path, entry, "a smaller number"))
 }
@@ -488,23 +393,11 @@ pub enum DurationUnit {
 ///
 /// # Errors
 /// Malformed, overflowing or out of range, at the entry's line.
-pub fn parse_duration(
-    path: &Path,
-    entry: &IniEntry,
-    unit: DurationUnit,
-    lo: Duration,
-    hi: Duration,
-) -> Result<Duration, ConfigError> {
+pub fn parse_duration(path: &Path, entry: &IniEntry, unit: DurationUnit, lo: Duration, hi: Duration) -> Result<Duration, ConfigError> {
     let text = entry.value.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, suffix) = text.split_at(digits_end);
-    let number: Option<u64> = if digits.is_empty() {
-        None
-    } else {
-        digits.parse().ok()
-    };
+    let number: Option<u64> = if digits.is_empty() { None } else { digits.parse().ok() };
     let millis_per: Option<u64> = match (suffix.trim(), unit) {
         ("", DurationUnit::Millis) | ("ms", _) => Some(1),
         ("", DurationUnit::Secs) | ("s", _) => Some(1_000),
@@ -512,10 +405,7 @@ pub fn parse_duration(
         ("h", _) => Some(3_600_000),
         _ => None,
     };
-    let value = number
-        .zip(millis_per)
-        .and_then(|(n, per)| n.checked_mul(per))
-        .map(Duration::from_millis);
+    let value = number.zip(millis_per).and_then(|(n, per)| n.checked_mul(per)).map(Duration::from_millis);
     let range = || {
         let show = |d: Duration| match unit {
             DurationUnit::Millis => format!("{} ms", d.as_millis()),
@@ -533,20 +423,12 @@ pub fn parse_duration(
 ///
 /// # Errors
 /// A word not in `choices`, at the entry's line, listing the choices.
-pub fn parse_choice<T: Copy>(
-    path: &Path,
-    entry: &IniEntry,
-    choices: &[(&str, T)],
-) -> Result<T, ConfigError> {
+pub fn parse_choice<T: Copy>(path: &Path, entry: &IniEntry, choices: &[(&str, T)]) -> Result<T, ConfigError> {
     let lower = entry.value.to_ascii_lowercase();
-    choices
-        .iter()
-        .find(|(word, _)| *word == lower)
-        .map(|(_, v)| *v)
-        .ok_or_else(|| {
-            let words: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
-            value_error(path, entry, &format!("one of {}", words.join(", ")))
-        })
+    choices.iter().find(|(word, _)| *word == lower).map(|(_, v)| *v).ok_or_else(|| {
+        let words: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
+        value_error(path, entry, &format!("one of {}", words.join(", ")))
+    })
 }
 
 /// Returns the value if it is not empty.
@@ -568,20 +450,11 @@ pub fn parse_nonempty(path: &Path, entry: &IniEntry) -> Result<String, ConfigErr
 /// Any other value, at the entry's line.
 pub fn parse_ifname(path: &Path, entry: &IniEntry) -> Result<String, ConfigError> {
     let v = entry.value.as_str();
-    let ok = !v.is_empty()
-        && v.len() <= 15
-        && v != "."
-        && v != ".."
-        && v.chars()
-            .all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
+    let ok = !v.is_empty() && v.len() <= 15 && v != "." && v != ".." && v.chars().all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
     if ok {
         Ok(v.to_string())
     } else {
-        Err(value_error(
-            path,
-            entry,
-            "an interface name of 1 to 15 characters without `/`, `:` or blanks",
-        ))
+        Err(value_error(path, entry, "an interface name of 1 to 15 characters without `/`, `:` or blanks"))
     }
 }
 
@@ -591,46 +464,23 @@ pub fn parse_ifname(path: &Path, entry: &IniEntry) -> Result<String, ConfigError
 ///
 /// # Errors
 /// Malformed hex or a length not in `lengths`, at the entry's line.
-pub fn parse_hex_octets(
-    path: &Path,
-    entry: &IniEntry,
-    lengths: &[usize],
-) -> Result<Vec<u8>, ConfigError> {
+pub fn parse_hex_octets(path: &Path, entry: &IniEntry, lengths: &[usize]) -> Result<Vec<u8>, ConfigError> {
     let allowed: Vec<String> = lengths.iter().map(|l| l.to_string()).collect();
-    let err = || {
-        value_error(
-            path,
-            entry,
-            &format!("hex octets ({} of them)", allowed.join(", ")),
-        )
-    };
+    let err = || value_error(path, entry, &format!("hex octets ({} of them)", allowed.join(", ")));
     let v = entry.value.trim();
     let octets = if v.is_empty() || v == "0" || v.eq_ignore_ascii_case("none") {
         Vec::new()
     } else if v.contains(':') {
-        v.split(':')
-            .map(|p| {
-                if p.len() == 2 {
-                    u8::from_str_radix(p, 16).ok()
-                } else {
-                    None
-                }
-            })
-            .collect::<Option<Vec<u8>>>()
-            .ok_or_else(err)?
+        v.split(':').map(|p| if p.len() == 2 { u8::from_str_radix(p, 16).ok() } else { None }).collect::<Option<Vec<u8>>>().ok_or_else(err)?
     } else {
-        let hex = v
-            .strip_prefix("0x")
-            .or_else(|| v.strip_prefix("0X"))
-            .unwrap_or(v);
+        let hex = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")).unwrap_or(v);
         if hex.is_empty() || hex.len() & 1 != 0 || !hex.is_ascii() {
             return Err(err());
         }
         (0..hex.len() / 2)
             .map(|i| {
                 let at = i.saturating_mul(2);
-                hex.get(at..at.saturating_add(2))
-                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+                hex.get(at..at.saturating_add(2)).and_then(|p| u8::from_str_radix(p, 16).ok())
             })
             .collect::<Option<Vec<u8>>>()
             .ok_or_else(err)?
@@ -651,11 +501,7 @@ mod tests {
     }
 
     fn entry(value: &str) -> IniEntry {
-        IniEntry {
-            key: "k".into(),
-            value: value.into(),
-            line: 7,
-        }
+        IniEntry { key: "k".into(), value: value.into(), line: 7 }
     }
 
     #[test]
@@ -664,25 +510,12 @@ mod tests {
         let f = IniFile::parse_str(p(), text).unwrap();
         assert_eq!(f.sections.len(), 2);
         let s = &f.sections[0];
-        assert_eq!(
-            (s.kind.as_str(), s.name.as_deref(), s.line),
-            ("system", None, 4)
-        );
-        assert_eq!(
-            s.entries[0],
-            IniEntry {
-                key: "udp_port".into(),
-                value: "1701".into(),
-                line: 5
-            }
-        );
+        assert_eq!((s.kind.as_str(), s.name.as_deref(), s.line), ("system", None, 4));
+        assert_eq!(s.entries[0], IniEntry { key: "udp_port".into(), value: "1701".into(), line: 5 });
         assert_eq!(s.entries[1].value, "protocol,fsm");
         assert_eq!(s.entries[1].line, 6);
         let t = &f.sections[1];
-        assert_eq!(
-            (t.kind.as_str(), t.name.as_deref(), t.line),
-            ("tunnel_profile", Some("default"), 8)
-        );
+        assert_eq!((t.kind.as_str(), t.name.as_deref(), t.line), ("tunnel_profile", Some("default"), 8));
         assert_eq!(t.get("secret").unwrap().value, "a #b\\c ");
         assert_eq!(t.get("secret").unwrap().line, 9);
         assert_eq!(t.get("host_name").unwrap().value, "lac");
@@ -717,10 +550,7 @@ mod tests {
         assert!(err_line("k = v\n").1.contains("outside any section"));
         let (line, msg) = err_line("[s]\na = 1\n\na = 2\n");
         assert_eq!(line, Some(4));
-        assert!(
-            msg.contains("duplicate key `a` (first given at line 2)"),
-            "{msg}"
-        );
+        assert!(msg.contains("duplicate key `a` (first given at line 2)"), "{msg}");
         assert_eq!(err_line("[s]\njunk\nb = 1\n").0, Some(2));
         assert_eq!(err_line("[s]\n= 1\n").0, Some(2));
         assert_eq!(err_line("[s\n").0, Some(1));
@@ -759,10 +589,7 @@ mod tests {
         assert_eq!(IniFile::load(&bad).unwrap_err().line, Some(3));
         let good = dir.join("good.conf");
         std::fs::write(&good, b"[s]\na = 1\n").unwrap();
-        assert_eq!(
-            IniFile::load(&good).unwrap().sections[0].entries[0].value,
-            "1"
-        );
+        assert_eq!(IniFile::load(&good).unwrap().sections[0].entries[0].value, "1");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -775,10 +602,7 @@ mod tests {
             assert!(!parse_bool(p(), &entry(v)).unwrap());
         }
         let e = parse_bool(p(), &entry("maybe")).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "t.conf:7: bad value `maybe` for `k`: expected yes or no"
-        );
+        assert_eq!(e.to_string(), "t.conf:7: bad value `maybe` for `k`: expected yes or no");
     }
 
     #[test]
@@ -791,14 +615,8 @@ mod tests {
         assert!(parse_u32_range(p(), &entry("99999999999999999999999"), 0, 10).is_err());
         assert!(parse_u32_range(p(), &entry("0x"), 0, 10).is_err());
         assert!(parse_u32_range(p(), &entry(""), 0, 10).is_err());
-        assert_eq!(
-            parse_u16_range(p(), &entry("65535"), 0, 65535).unwrap(),
-            65535
-        );
-        assert_eq!(
-            parse_u16_range(p(), &entry("1"), 2, 9).unwrap_err().line,
-            Some(7)
-        );
+        assert_eq!(parse_u16_range(p(), &entry("65535"), 0, 65535).unwrap(), 65535);
+        assert_eq!(parse_u16_range(p(), &entry("1"), 2, 9).unwrap_err().line, Some(7));
     }
 
     #[test]
@@ -806,58 +624,26 @@ mod tests {
         let lo = Duration::from_millis(0);
         let hi = Duration::from_secs(3600);
         let d = |v: &str, u| parse_duration(p(), &entry(v), u, lo, hi);
-        assert_eq!(
-            d("60", DurationUnit::Secs).unwrap(),
-            Duration::from_secs(60)
-        );
-        assert_eq!(
-            d("1500", DurationUnit::Millis).unwrap(),
-            Duration::from_millis(1500)
-        );
-        assert_eq!(
-            d("2s", DurationUnit::Millis).unwrap(),
-            Duration::from_secs(2)
-        );
-        assert_eq!(
-            d("250ms", DurationUnit::Secs).unwrap(),
-            Duration::from_millis(250)
-        );
-        assert_eq!(
-            d("5m", DurationUnit::Secs).unwrap(),
-            Duration::from_secs(300)
-        );
-        assert_eq!(
-            d("1h", DurationUnit::Secs).unwrap(),
-            Duration::from_secs(3600)
-        );
+        assert_eq!(d("60", DurationUnit::Secs).unwrap(), Duration::from_secs(60));
+        assert_eq!(d("1500", DurationUnit::Millis).unwrap(), Duration::from_millis(1500));
+        assert_eq!(d("2s", DurationUnit::Millis).unwrap(), Duration::from_secs(2));
+        assert_eq!(d("250ms", DurationUnit::Secs).unwrap(), Duration::from_millis(250));
+        assert_eq!(d("5m", DurationUnit::Secs).unwrap(), Duration::from_secs(300));
+        assert_eq!(d("1h", DurationUnit::Secs).unwrap(), Duration::from_secs(3600));
         assert!(d("2h", DurationUnit::Secs).is_err());
         assert!(d("s", DurationUnit::Secs).is_err());
         assert!(d("1x", DurationUnit::Secs).is_err());
         assert!(d("-1", DurationUnit::Secs).is_err());
         assert!(d("99999999999999999999h", DurationUnit::Secs).is_err());
-        let e = parse_duration(
-            p(),
-            &entry("1"),
-            DurationUnit::Millis,
-            Duration::from_millis(100),
-            hi,
-        )
-        .unwrap_err();
-        assert!(
-            e.message.contains("from 100 ms to 3600000 ms"),
-            "{}",
-            e.message
-        );
+        let e = parse_duration(p(), &entry("1"), DurationUnit::Millis, Duration::from_millis(100), hi).unwrap_err();
+        assert!(e.message.contains("from 100 ms to 3600000 ms"), "{}", e.message);
     }
 
     #[test]
     fn choices_strings_ifnames() {
         let c = [("udp", 1u8), ("ip", 2u8)];
         assert_eq!(parse_choice(p(), &entry("IP"), &c).unwrap(), 2);
-        assert!(parse_choice(p(), &entry("tcp"), &c)
-            .unwrap_err()
-            .message
-            .contains("one of udp, ip"));
+        assert!(parse_choice(p(), &entry("tcp"), &c).unwrap_err().message.contains("one of udp, ip"));
         assert!(parse_nonempty(p(), &entry("")).is_err());
         assert_eq!(parse_nonempty(p(), &entry("x")).unwrap(), "x");
         assert_eq!(parse_ifname(p(), &entry("l2tpeth0")).unwrap(), "l2tpeth0");
@@ -869,33 +655,11 @@ mod tests {
     #[test]
     fn hex_octets() {
         let l = [0, 4, 8];
-        assert_eq!(
-            parse_hex_octets(p(), &entry("01:02:03:0a"), &l).unwrap(),
-            vec![1, 2, 3, 10]
-        );
-        assert_eq!(
-            parse_hex_octets(p(), &entry("0x01020304"), &l).unwrap(),
-            vec![1, 2, 3, 4]
-        );
-        assert_eq!(
-            parse_hex_octets(p(), &entry("0102030405060708"), &l)
-                .unwrap()
-                .len(),
-            8
-        );
-        assert_eq!(
-            parse_hex_octets(p(), &entry("0"), &l).unwrap(),
-            Vec::<u8>::new()
-        );
-        for bad in [
-            "010203",
-            "0x0102030",
-            "01:2:03:04",
-            "zz:00:00:00",
-            "0x",
-            "01::02:03",
-            "ééé",
-        ] {
+        assert_eq!(parse_hex_octets(p(), &entry("01:02:03:0a"), &l).unwrap(), vec![1, 2, 3, 10]);
+        assert_eq!(parse_hex_octets(p(), &entry("0x01020304"), &l).unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(parse_hex_octets(p(), &entry("0102030405060708"), &l).unwrap().len(), 8);
+        assert_eq!(parse_hex_octets(p(), &entry("0"), &l).unwrap(), Vec::<u8>::new());
+        for bad in ["010203", "0x0102030", "01:2:03:04", "zz:00:00:00", "0x", "01::02:03", "ééé"] {
             assert!(parse_hex_octets(p(), &entry(bad), &l).is_err(), "{bad}");
         }
     }

@@ -126,10 +126,7 @@ impl fmt::Display for IpcError {
                 write!(f, "message of {n} octets is shorter than the header")
             }
             IpcError::BadMagic(m) => write!(f, "bad magic {m:#010x}"),
-            IpcError::BadVersion(v) => write!(
-                f,
-                "unsupported message version {v} (this one speaks {VERSION})"
-            ),
+            IpcError::BadVersion(v) => write!(f, "unsupported message version {v} (this one speaks {VERSION})"),
             IpcError::UnknownType(t) => write!(f, "unknown message type {t:#06x}"),
             IpcError::BadLength { header, actual } => {
                 write!(f, "header length {header} but {actual} body octets")
@@ -177,17 +174,9 @@ impl Header {
             return Err(IpcError::BadVersion(version));
         }
         if usize::try_from(length).ok() != Some(r.buf.len()) {
-            return Err(IpcError::BadLength {
-                header: length,
-                actual: r.buf.len(),
-            });
+            return Err(IpcError::BadLength { header: length, actual: r.buf.len() });
         }
-        Ok(Header {
-            version,
-            msg_type,
-            length,
-            request_id,
-        })
+        Ok(Header { version, msg_type, length, request_id })
     }
 }
 
@@ -343,23 +332,18 @@ pub struct Record {
 impl Record {
     /// An empty record of `kind`.
     pub fn new(kind: &str) -> Record {
-        Record {
-            kind: kind.to_string(),
-            fields: Vec::new(),
-        }
+        Record { kind: kind.to_string(), fields: Vec::new() }
     }
 
     /// Appends a string field.
     pub fn str(&mut self, key: &str, value: impl fmt::Display) -> &mut Record {
-        self.fields
-            .push((key.to_string(), Value::Str(value.to_string())));
+        self.fields.push((key.to_string(), Value::Str(value.to_string())));
         self
     }
 
     /// Appends a number field.
     pub fn num(&mut self, key: &str, value: impl Into<u64>) -> &mut Record {
-        self.fields
-            .push((key.to_string(), Value::U64(value.into())));
+        self.fields.push((key.to_string(), Value::U64(value.into())));
         self
     }
 
@@ -376,11 +360,7 @@ impl Record {
 
     /// The record as one JSON object, keys in order.
     pub fn to_json(&self) -> String {
-        let body: Vec<String> = self
-            .fields
-            .iter()
-            .map(|(k, v)| format!("{}:{}", json_string(k), v.to_json()))
-            .collect();
+        let body: Vec<String> = self.fields.iter().map(|(k, v)| format!("{}:{}", json_string(k), v.to_json())).collect();
         format!("{{{}}}", body.join(","))
     }
 
@@ -489,9 +469,7 @@ impl Message {
     /// string exceeds 65,535 octets, a record list 65,535 entries, or the
     /// body [`MAX_BODY`] octets.
     pub fn encode(&self) -> Result<Vec<u8>, IpcError> {
-        let mut w = Writer {
-            buf: Vec::with_capacity(64),
-        };
+        let mut w = Writer { buf: Vec::with_capacity(64) };
         w.u32(MAGIC);
         w.u16(VERSION);
         w.u16(self.msg_type());
@@ -516,27 +494,18 @@ impl Message {
     /// panic.
     pub fn decode(bytes: &[u8]) -> Result<Message, IpcError> {
         let h = Header::parse(bytes)?;
-        let mut r = Reader {
-            buf: bytes.get(HEADER_LEN..).unwrap_or_default(),
-        };
+        let mut r = Reader { buf: bytes.get(HEADER_LEN..).unwrap_or_default() };
         let body = decode_body(h.msg_type, &mut r)?;
         if !r.buf.is_empty() {
             return Err(IpcError::TrailingBytes(r.buf.len()));
         }
-        Ok(Message {
-            request_id: h.request_id,
-            body,
-        })
+        Ok(Message { request_id: h.request_id, body })
     }
 }
 
 fn encode_request(w: &mut Writer, r: &Request) -> Result<(), IpcError> {
     match r {
-        Request::ShowSystem
-        | Request::ShowTunnels
-        | Request::ShowStatistics
-        | Request::ClearStatistics
-        | Request::Reload => Ok(()),
+        Request::ShowSystem | Request::ShowTunnels | Request::ShowStatistics | Request::ClearStatistics | Request::Reload => Ok(()),
         Request::ShowTunnel(s) | Request::DeleteTunnel(s) => w.sel(Some(s)),
         Request::ShowSessions(s) => w.sel(s.as_ref()),
         Request::ShowSession { tunnel, session } | Request::DeleteSession { tunnel, session } => {
@@ -593,23 +562,14 @@ fn decode_body(t: u16, r: &mut Reader) -> Result<Body, IpcError> {
         SHOW_TUNNELS => req(Request::ShowTunnels),
         SHOW_TUNNEL => req(Request::ShowTunnel(r.sel_required()?)),
         SHOW_SESSIONS => req(Request::ShowSessions(r.sel()?)),
-        SHOW_SESSION => req(Request::ShowSession {
-            tunnel: r.sel_required()?,
-            session: r.sel_required()?,
-        }),
+        SHOW_SESSION => req(Request::ShowSession { tunnel: r.sel_required()?, session: r.sel_required()? }),
         SHOW_STATISTICS => req(Request::ShowStatistics),
         CLEAR_STATISTICS => req(Request::ClearStatistics),
         RELOAD => req(Request::Reload),
         DELETE_TUNNEL => req(Request::DeleteTunnel(r.sel_required()?)),
-        DELETE_SESSION => req(Request::DeleteSession {
-            tunnel: r.sel_required()?,
-            session: r.sel_required()?,
-        }),
+        DELETE_SESSION => req(Request::DeleteSession { tunnel: r.sel_required()?, session: r.sel_required()? }),
         DONE => Ok(Body::Reply(Reply::Done)),
-        ERROR => Ok(Body::Reply(Reply::Error {
-            code: ErrorCode::from_u16(r.u16()?),
-            message: r.str()?,
-        })),
+        ERROR => Ok(Body::Reply(Reply::Error { code: ErrorCode::from_u16(r.u16()?), message: r.str()? })),
         RECORDS => {
             let more = r.bool("more flag")?;
             let count = r.u16()?;
@@ -744,22 +704,14 @@ pub fn split_records(records: Vec<Record>) -> Vec<Reply> {
     let mut size = 3usize;
     for rec in records {
         let len = rec.encoded_len();
-        if !part.is_empty()
-            && (size.saturating_add(len) > MAX_BODY || part.len() == usize::from(u16::MAX))
-        {
-            out.push(Reply::Records {
-                more: true,
-                records: std::mem::take(&mut part),
-            });
+        if !part.is_empty() && (size.saturating_add(len) > MAX_BODY || part.len() == usize::from(u16::MAX)) {
+            out.push(Reply::Records { more: true, records: std::mem::take(&mut part) });
             size = 3;
         }
         size = size.saturating_add(len);
         part.push(rec);
     }
-    out.push(Reply::Records {
-        more: false,
-        records: part,
-    });
+    out.push(Reply::Records { more: false, records: part });
     out
 }
 
@@ -778,19 +730,11 @@ pub fn bind_server(path: &Path) -> io::Result<UnixDatagram> {
     }
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} exists and is not a socket", path.display()),
-            ));
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} exists and is not a socket", path.display())));
         }
         let probe = UnixDatagram::unbound()?;
         match probe.connect(path) {
-            Ok(()) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("{} is in use by a running process", path.display()),
-                ))
-            }
+            Ok(()) => return Err(io::Error::new(io::ErrorKind::AddrInUse, format!("{} is in use by a running process", path.display()))),
             Err(_) => std::fs::remove_file(path)?,
         }
     }
@@ -846,11 +790,7 @@ impl Server {
         let sock = bind_server(path)?;
         sock::setsockopt(&sock, sock::sockopt::PassCred, &true)?;
         let meta = std::fs::metadata(path)?;
-        Ok(Server {
-            sock,
-            path: path.to_path_buf(),
-            inode: (meta.dev(), meta.ino()),
-        })
+        Ok(Server { sock, path: path.to_path_buf(), inode: (meta.dev(), meta.ino()) })
     }
 
     /// The socket's path.
@@ -864,12 +804,7 @@ impl Server {
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
         let mut iov = [io::IoSliceMut::new(buf)];
         let mut cmsg = nix::cmsg_space!(sock::UnixCredentials);
-        let msg = match sock::recvmsg::<UnixAddr>(
-            self.sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_DONTWAIT,
-        ) {
+        let msg = match sock::recvmsg::<UnixAddr>(self.sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT) {
             Ok(m) => m,
             Err(nix::errno::Errno::EAGAIN) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -882,14 +817,8 @@ impl Server {
                 }
             }
         }
-        let addr = msg
-            .address
-            .filter(|a| a.path().is_some() || a.as_abstract().is_some());
-        Ok(Some(Received {
-            peer: Peer { addr },
-            uid,
-            len: msg.bytes,
-        }))
+        let addr = msg.address.filter(|a| a.path().is_some() || a.as_abstract().is_some());
+        Ok(Some(Received { peer: Peer { addr }, uid, len: msg.bytes }))
     }
 
     /// Sends `msg` to `peer` without blocking. Errors: the peer is unbound
@@ -897,14 +826,9 @@ impl Server {
     /// then lost, by design.
     pub fn send(&self, peer: &Peer, msg: &Message) -> io::Result<()> {
         let Some(addr) = &peer.addr else {
-            return Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "requester has no address to reply to",
-            ));
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "requester has no address to reply to"));
         };
-        let bytes = msg
-            .encode()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let bytes = msg.encode().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         sock::sendto(self.sock.as_raw_fd(), &bytes, addr, MsgFlags::MSG_DONTWAIT)?;
         Ok(())
     }
@@ -969,12 +893,7 @@ impl Client {
     /// file) or `ConnectionRefused` (stale file) when the daemon is not
     /// running, `PermissionDenied` when not allowed.
     pub fn connect(path: &Path) -> io::Result<Client> {
-        let fd: OwnedFd = sock::socket(
-            sock::AddressFamily::Unix,
-            sock::SockType::Datagram,
-            sock::SockFlag::SOCK_CLOEXEC,
-            None,
-        )?;
+        let fd: OwnedFd = sock::socket(sock::AddressFamily::Unix, sock::SockType::Datagram, sock::SockFlag::SOCK_CLOEXEC, None)?;
         sock::bind(fd.as_raw_fd(), &UnixAddr::new_unnamed())?;
         let sock = UnixDatagram::from(fd);
         sock.connect(path)?;
@@ -988,12 +907,7 @@ impl Client {
     pub fn call(&mut self, req: Request, timeout: Duration) -> Result<Reply, ClientError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        let bytes = Message {
-            request_id: id,
-            body: Body::Request(req),
-        }
-        .encode()
-        .map_err(ClientError::Protocol)?;
+        let bytes = Message { request_id: id, body: Body::Request(req) }.encode().map_err(ClientError::Protocol)?;
         self.sock.send(&bytes)?;
         let deadline = Instant::now() + timeout;
         let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -1006,36 +920,19 @@ impl Client {
             self.sock.set_read_timeout(Some(left))?;
             let n = match self.sock.recv(&mut buf) {
                 Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(ClientError::Timeout)
-                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Err(ClientError::Timeout),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             };
-            let msg =
-                Message::decode(buf.get(..n).unwrap_or_default()).map_err(ClientError::Protocol)?;
+            let msg = Message::decode(buf.get(..n).unwrap_or_default()).map_err(ClientError::Protocol)?;
             if msg.request_id != id {
                 continue;
             }
             match msg.body {
-                Body::Reply(Reply::Records {
-                    more: true,
-                    records,
-                }) => all.extend(records),
-                Body::Reply(Reply::Records {
-                    more: false,
-                    records,
-                }) => {
+                Body::Reply(Reply::Records { more: true, records }) => all.extend(records),
+                Body::Reply(Reply::Records { more: false, records }) => {
                     all.extend(records);
-                    return Ok(Reply::Records {
-                        more: false,
-                        records: all,
-                    });
+                    return Ok(Reply::Records { more: false, records: all });
                 }
                 Body::Reply(r) => return Ok(r),
                 Body::Request(_) => return Err(ClientError::Protocol(IpcError::UnknownType(0))),
@@ -1049,17 +946,11 @@ mod tests {
     use super::*;
 
     fn req(id: u32, r: Request) -> Message {
-        Message {
-            request_id: id,
-            body: Body::Request(r),
-        }
+        Message { request_id: id, body: Body::Request(r) }
     }
 
     fn rep(id: u32, r: Reply) -> Message {
-        Message {
-            request_id: id,
-            body: Body::Reply(r),
-        }
+        Message { request_id: id, body: Body::Reply(r) }
     }
 
     fn hdr(t: u16, len: u32, id: u32) -> Vec<u8> {
@@ -1080,98 +971,35 @@ mod tests {
     #[test]
     fn header_golden() {
         let b = req(0x0102_0304, Request::ShowSystem).encode().unwrap();
-        assert_eq!(
-            b,
-            [b'P', b'L', b'2', b'T', 0, 1, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4]
-        );
+        assert_eq!(b, [b'P', b'L', b'2', b'T', 0, 1, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4]);
         let h = Header::parse(&b).unwrap();
-        assert_eq!(
-            h,
-            Header {
-                version: 1,
-                msg_type: 1,
-                length: 0,
-                request_id: 0x0102_0304
-            }
-        );
+        assert_eq!(h, Header { version: 1, msg_type: 1, length: 0, request_id: 0x0102_0304 });
     }
 
     #[test]
     fn requests_golden() {
         golden(req(7, Request::ShowSystem), 1, &[]);
         golden(req(7, Request::ShowTunnels), 2, &[]);
-        golden(
-            req(7, Request::ShowTunnel(Selector::Id(0x1234))),
-            3,
-            &[1, 0, 0, 0x12, 0x34],
-        );
-        golden(
-            req(7, Request::ShowTunnel(Selector::Name("t1".into()))),
-            3,
-            &[2, 0, 2, b't', b'1'],
-        );
+        golden(req(7, Request::ShowTunnel(Selector::Id(0x1234))), 3, &[1, 0, 0, 0x12, 0x34]);
+        golden(req(7, Request::ShowTunnel(Selector::Name("t1".into()))), 3, &[2, 0, 2, b't', b'1']);
         golden(req(7, Request::ShowSessions(None)), 4, &[0]);
-        golden(
-            req(7, Request::ShowSessions(Some(Selector::Id(9)))),
-            4,
-            &[1, 0, 0, 0, 9],
-        );
-        golden(
-            req(
-                7,
-                Request::ShowSession {
-                    tunnel: Selector::Name("t".into()),
-                    session: Selector::Id(2),
-                },
-            ),
-            5,
-            &[2, 0, 1, b't', 1, 0, 0, 0, 2],
-        );
+        golden(req(7, Request::ShowSessions(Some(Selector::Id(9)))), 4, &[1, 0, 0, 0, 9]);
+        golden(req(7, Request::ShowSession { tunnel: Selector::Name("t".into()), session: Selector::Id(2) }), 5, &[2, 0, 1, b't', 1, 0, 0, 0, 2]);
         golden(req(7, Request::ShowStatistics), 6, &[]);
         golden(req(7, Request::ClearStatistics), 7, &[]);
         golden(req(7, Request::Reload), 8, &[]);
-        golden(
-            req(7, Request::DeleteTunnel(Selector::Id(1))),
-            9,
-            &[1, 0, 0, 0, 1],
-        );
-        golden(
-            req(
-                7,
-                Request::DeleteSession {
-                    tunnel: Selector::Id(1),
-                    session: Selector::Name("s".into()),
-                },
-            ),
-            10,
-            &[1, 0, 0, 0, 1, 2, 0, 1, b's'],
-        );
+        golden(req(7, Request::DeleteTunnel(Selector::Id(1))), 9, &[1, 0, 0, 0, 1]);
+        golden(req(7, Request::DeleteSession { tunnel: Selector::Id(1), session: Selector::Name("s".into()) }), 10, &[1, 0, 0, 0, 1, 2, 0, 1, b's']);
     }
 
     #[test]
     fn replies_golden() {
         golden(rep(0xFFFF_FFFF, Reply::Done), 0x8001, &[]);
-        golden(
-            rep(
-                1,
-                Reply::Error {
-                    code: ErrorCode::NotFound,
-                    message: "no".into(),
-                },
-            ),
-            0x8002,
-            &[0, 1, 0, 2, b'n', b'o'],
-        );
+        golden(rep(1, Reply::Error { code: ErrorCode::NotFound, message: "no".into() }), 0x8002, &[0, 1, 0, 2, b'n', b'o']);
         let mut r = Record::new("t");
         r.str("k", "v").num("n", 258u64).flag("b", true);
         golden(
-            rep(
-                1,
-                Reply::Records {
-                    more: true,
-                    records: vec![r],
-                },
-            ),
+            rep(1, Reply::Records { more: true, records: vec![r] }),
             0x8003,
             &[
                 1, 0, 1, // more, one record
@@ -1181,42 +1009,20 @@ mod tests {
                 0, 1, b'b', 2, 1, // b = true
             ],
         );
-        golden(
-            rep(
-                1,
-                Reply::Records {
-                    more: false,
-                    records: vec![],
-                },
-            ),
-            0x8003,
-            &[0, 0, 0],
-        );
+        golden(rep(1, Reply::Records { more: false, records: vec![] }), 0x8003, &[0, 0, 0]);
     }
 
     #[test]
     fn malformed_inputs_are_errors() {
-        assert_eq!(
-            Message::decode(&[0x50, 0x4C]),
-            Err(IpcError::ShortHeader(2))
-        );
+        assert_eq!(Message::decode(&[0x50, 0x4C]), Err(IpcError::ShortHeader(2)));
         let mut b = hdr(1, 0, 0);
         b[0] = 0;
         assert_eq!(Message::decode(&b), Err(IpcError::BadMagic(0x004C_3254)));
         let mut b = hdr(1, 0, 0);
         b[5] = 2;
         assert_eq!(Message::decode(&b), Err(IpcError::BadVersion(2)));
-        assert_eq!(
-            Message::decode(&hdr(0x77, 0, 0)),
-            Err(IpcError::UnknownType(0x77))
-        );
-        assert_eq!(
-            Message::decode(&hdr(1, 1, 0)),
-            Err(IpcError::BadLength {
-                header: 1,
-                actual: 0
-            })
-        );
+        assert_eq!(Message::decode(&hdr(0x77, 0, 0)), Err(IpcError::UnknownType(0x77)));
+        assert_eq!(Message::decode(&hdr(1, 1, 0)), Err(IpcError::BadLength { header: 1, actual: 0 }));
         let mut b = hdr(1, 1, 0);
         b.push(0);
         assert_eq!(Message::decode(&b), Err(IpcError::TrailingBytes(1)));
@@ -1225,10 +1031,7 @@ mod tests {
         assert_eq!(Message::decode(&b), Err(IpcError::Truncated));
         let mut b = hdr(3, 1, 0);
         b.push(0);
-        assert_eq!(
-            Message::decode(&b),
-            Err(IpcError::BadField("selector kind", 0))
-        );
+        assert_eq!(Message::decode(&b), Err(IpcError::BadField("selector kind", 0)));
         let mut b = hdr(3, 4, 0);
         b.extend_from_slice(&[2, 0, 1, 0xFF]);
         assert_eq!(Message::decode(&b), Err(IpcError::BadUtf8));
@@ -1244,15 +1047,7 @@ mod tests {
     fn every_prefix_and_bit_flip_decodes_without_panic() {
         let mut r = Record::new("tunnel");
         r.str("name", "x").num("id", 5u64).flag("up", false);
-        let b = rep(
-            3,
-            Reply::Records {
-                more: false,
-                records: vec![r],
-            },
-        )
-        .encode()
-        .unwrap();
+        let b = rep(3, Reply::Records { more: false, records: vec![r] }).encode().unwrap();
         for n in 0..b.len() {
             assert!(Message::decode(&b[..n]).is_err());
         }
@@ -1268,13 +1063,7 @@ mod tests {
     #[test]
     fn oversized_messages_are_refused() {
         let big = "x".repeat(70_000);
-        let m = rep(
-            1,
-            Reply::Error {
-                code: ErrorCode::Failed,
-                message: big,
-            },
-        );
+        let m = rep(1, Reply::Error { code: ErrorCode::Failed, message: big });
         assert_eq!(m.encode(), Err(IpcError::TooLarge));
     }
 
@@ -1283,8 +1072,7 @@ mod tests {
         let recs: Vec<Record> = (0..5000u64)
             .map(|i| {
                 let mut r = Record::new("session");
-                r.num("session_id", i)
-                    .str("name", "a-reasonably-long-session-name");
+                r.num("session_id", i).str("name", "a-reasonably-long-session-name");
                 r
             })
             .collect();
@@ -1292,22 +1080,14 @@ mod tests {
         assert!(parts.len() > 1);
         let mut joined = Vec::new();
         for (i, p) in parts.iter().enumerate() {
-            let Reply::Records { more, records } = p else {
-                panic!("not records")
-            };
+            let Reply::Records { more, records } = p else { panic!("not records") };
             assert_eq!(*more, i + 1 < parts.len());
             let b = rep(1, p.clone()).encode().unwrap();
             assert!(b.len() <= MAX_DATAGRAM);
             joined.extend(records.iter().cloned());
         }
         assert_eq!(joined, recs);
-        assert_eq!(
-            split_records(vec![]),
-            vec![Reply::Records {
-                more: false,
-                records: vec![]
-            }]
-        );
+        assert_eq!(split_records(vec![]), vec![Reply::Records { more: false, records: vec![] }]);
     }
 
     #[test]
@@ -1322,17 +1102,11 @@ mod tests {
     fn selector_parse() {
         assert_eq!(Selector::parse("42"), Selector::Id(42));
         assert_eq!(Selector::parse("t1"), Selector::Name("t1".into()));
-        assert_eq!(
-            Selector::parse("99999999999"),
-            Selector::Name("99999999999".into())
-        );
+        assert_eq!(Selector::parse("99999999999"), Selector::Name("99999999999".into()));
     }
 
     fn temp_path(tag: &str) -> PathBuf {
-        std::env::temp_dir()
-            .join(format!("ipc-test-{}-{tag}", std::process::id()))
-            .join("sub")
-            .join("ctl")
+        std::env::temp_dir().join(format!("ipc-test-{}-{tag}", std::process::id())).join("sub").join("ctl")
     }
 
     #[test]
@@ -1344,19 +1118,13 @@ mod tests {
         let dir_meta = std::fs::metadata(path.parent().unwrap()).unwrap();
         assert_eq!(dir_meta.permissions().mode() & 0o777, 0o755);
         // A second daemon must not steal the socket of a live one.
-        assert_eq!(
-            Server::bind(&path).unwrap_err().kind(),
-            io::ErrorKind::AddrInUse
-        );
+        assert_eq!(Server::bind(&path).unwrap_err().kind(), io::ErrorKind::AddrInUse);
 
         let handle = std::thread::spawn({
             let path = path.clone();
             move || {
                 let mut c = Client::connect(&path).unwrap();
-                c.call(
-                    Request::ShowTunnel(Selector::Name("t1".into())),
-                    Duration::from_secs(5),
-                )
+                c.call(Request::ShowTunnel(Selector::Name("t1".into())), Duration::from_secs(5))
             }
         });
         let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -1368,50 +1136,17 @@ mod tests {
         };
         assert_eq!(got.uid, Some(nix::unistd::geteuid().as_raw()));
         let m = Message::decode(&buf[..got.len]).unwrap();
-        assert_eq!(
-            m.body,
-            Body::Request(Request::ShowTunnel(Selector::Name("t1".into())))
-        );
+        assert_eq!(m.body, Body::Request(Request::ShowTunnel(Selector::Name("t1".into()))));
         // A reply to another request id is skipped; a split reply is joined.
-        server
-            .send(&got.peer, &rep(m.request_id.wrapping_add(1), Reply::Done))
-            .unwrap();
+        server.send(&got.peer, &rep(m.request_id.wrapping_add(1), Reply::Done)).unwrap();
         let mut a = Record::new("a");
         a.num("n", 1u64);
         let mut b = Record::new("b");
         b.num("n", 2u64);
-        server
-            .send(
-                &got.peer,
-                &rep(
-                    m.request_id,
-                    Reply::Records {
-                        more: true,
-                        records: vec![a.clone()],
-                    },
-                ),
-            )
-            .unwrap();
-        server
-            .send(
-                &got.peer,
-                &rep(
-                    m.request_id,
-                    Reply::Records {
-                        more: false,
-                        records: vec![b.clone()],
-                    },
-                ),
-            )
-            .unwrap();
+        server.send(&got.peer, &rep(m.request_id, Reply::Records { more: true, records: vec![a.clone()] })).unwrap();
+        server.send(&got.peer, &rep(m.request_id, Reply::Records { more: false, records: vec![b.clone()] })).unwrap();
         let reply = handle.join().unwrap().unwrap();
-        assert_eq!(
-            reply,
-            Reply::Records {
-                more: false,
-                records: vec![a, b]
-            }
-        );
+        assert_eq!(reply, Reply::Records { more: false, records: vec![a, b] });
 
         drop(server);
         assert!(!path.exists(), "socket file left behind");
@@ -1426,18 +1161,12 @@ mod tests {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         drop(UnixDatagram::bind(&path).unwrap());
         assert!(path.exists());
-        assert_eq!(
-            Client::connect(&path).unwrap_err().kind(),
-            io::ErrorKind::ConnectionRefused
-        );
+        assert_eq!(Client::connect(&path).unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
         let server = Server::bind(&path).unwrap();
         assert!(Client::connect(&path).is_ok());
         drop(server);
         std::fs::write(&path, b"not a socket").unwrap();
-        assert_eq!(
-            Server::bind(&path).unwrap_err().kind(),
-            io::ErrorKind::AlreadyExists
-        );
+        assert_eq!(Server::bind(&path).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
         let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
     }
 
@@ -1447,10 +1176,7 @@ mod tests {
         let _server = Server::bind(&path).unwrap();
         let mut c = Client::connect(&path).unwrap();
         let t0 = Instant::now();
-        assert!(matches!(
-            c.call(Request::Reload, Duration::from_millis(100)),
-            Err(ClientError::Timeout)
-        ));
+        assert!(matches!(c.call(Request::Reload, Duration::from_millis(100)), Err(ClientError::Timeout)));
         assert!(t0.elapsed() >= Duration::from_millis(100));
         let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
     }

@@ -117,10 +117,7 @@ pub fn parse_facility(s: &str) -> Result<Facility, String> {
         "local5" => Ok(Facility::LOG_LOCAL5),
         "local6" => Ok(Facility::LOG_LOCAL6),
         "local7" => Ok(Facility::LOG_LOCAL7),
-        _ => Err(format!(
-            "unknown syslog facility `{}` (expected daemon or local0..local7)",
-            s.trim()
-        )),
+        _ => Err(format!("unknown syslog facility `{}` (expected daemon or local0..local7)", s.trim())),
     }
 }
 
@@ -148,11 +145,7 @@ struct State {
 
 impl Default for State {
     fn default() -> Self {
-        State {
-            sink: Sink::Stderr,
-            level: Level::Info,
-            system_mask: TraceFlags::NONE,
-        }
+        State { sink: Sink::Stderr, level: Level::Info, system_mask: TraceFlags::NONE }
     }
 }
 
@@ -161,11 +154,7 @@ thread_local! {
 }
 
 /// Opens a syslog connection at `path` or at the standard paths.
-fn open_syslog(
-    facility: Facility,
-    ident: &str,
-    path: Option<&std::path::Path>,
-) -> Result<SyslogLogger, syslog::Error> {
+fn open_syslog(facility: Facility, ident: &str, path: Option<&std::path::Path>) -> Result<SyslogLogger, syslog::Error> {
     let formatter = syslog::Formatter3164 {
         facility,
         // The local syslog daemon adds the host name itself.
@@ -202,14 +191,7 @@ fn init_at(target: Target, level: Level, path: Option<&std::path::Path>) -> Resu
                 return Err("empty syslog ident".to_string());
             }
             match open_syslog(facility, &ident, path) {
-                Ok(logger) => (
-                    Sink::Syslog {
-                        logger,
-                        path: path.map(|p| p.to_path_buf()),
-                        failure_reported: false,
-                    },
-                    None,
-                ),
+                Ok(logger) => (Sink::Syslog { logger, path: path.map(|p| p.to_path_buf()), failure_reported: false }, None),
                 Err(e) => (Sink::Stderr, Some(e.to_string())),
             }
         }
@@ -223,10 +205,7 @@ fn init_at(target: Target, level: Level, path: Option<&std::path::Path>) -> Resu
         }
     });
     if let Some(err) = fallback {
-        log(
-            Level::Warning,
-            format_args!("syslog unavailable error=\"{err}\"; logging to stderr"),
-        );
+        log(Level::Warning, format_args!("syslog unavailable error=\"{err}\"; logging to stderr"));
     }
     Ok(())
 }
@@ -316,24 +295,18 @@ fn emit(level: Level, msg: String) {
             lines.push(format!("{}: {}", level.name(), msg));
         }
         Sink::Stderr => write_stderr(level, &msg),
-        Sink::Syslog {
-            logger,
-            path,
-            failure_reported,
-        } => {
+        Sink::Syslog { logger, path, failure_reported } => {
             // The pid changes across daemonize(); keep the header right.
             logger.formatter.pid = std::process::id();
             if let Err(first) = send_syslog(logger, level, &msg) {
                 // syslogd may have restarted: reconnect once and retry.
                 let facility = logger.formatter.facility;
                 let ident = logger.formatter.process.clone();
-                let retried = open_syslog(facility, &ident, path.as_deref())
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut fresh| {
-                        send_syslog(&mut fresh, level, &msg).map_err(|e| e.to_string())?;
-                        *logger = fresh;
-                        Ok(())
-                    });
+                let retried = open_syslog(facility, &ident, path.as_deref()).map_err(|e| e.to_string()).and_then(|mut fresh| {
+                    send_syslog(&mut fresh, level, &msg).map_err(|e| e.to_string())?;
+                    *logger = fresh;
+                    Ok(())
+                });
                 if retried.is_err() {
                     if !*failure_reported {
                         *failure_reported = true;
@@ -365,12 +338,7 @@ fn send_syslog(logger: &mut SyslogLogger, level: Level, msg: &str) -> Result<(),
 /// Writes `<timestamp> <level>: <msg>` to stderr in one write; errors are
 /// ignored (there is nowhere left to report them).
 fn write_stderr(level: Level, msg: &str) {
-    let line = format!(
-        "{} {}: {}\n",
-        utc_timestamp(SystemTime::now()),
-        level.name(),
-        msg
-    );
+    let line = format!("{} {}: {}\n", utc_timestamp(SystemTime::now()), level.name(), msg);
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
@@ -382,13 +350,7 @@ fn utc_timestamp(t: SystemTime) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (y, m, day) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    format!("{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, (rem % 3600) / 60, rem % 60, d.subsec_millis())
 }
 
 /// Converts days since 1970-01-01 to a proleptic Gregorian (year, month,
@@ -484,10 +446,7 @@ mod tests {
         crate::log_notice!("n");
         crate::log_info!("i");
         crate::log_debug!("d");
-        assert_eq!(
-            take_captured(),
-            vec!["error: e n=1", "warning: w", "notice: n"]
-        );
+        assert_eq!(take_captured(), vec!["error: e n=1", "warning: w", "notice: n"]);
         assert!(take_captured().is_empty(), "take_captured clears");
         set_level(Level::Debug);
         assert_eq!(level(), Level::Debug);
@@ -501,15 +460,8 @@ mod tests {
         let flags = TraceFlags::FSM | TraceFlags::AVP;
         crate::trace!(flags, TraceFlags::FSM, "tunnel_id={} event=Sccrq", 5);
         crate::trace!(flags, TraceFlags::PROTOCOL, "not shown");
-        crate::trace!(
-            TraceFlags::NONE,
-            TraceFlags::NONE,
-            "none category never shown"
-        );
-        assert_eq!(
-            take_captured(),
-            vec!["debug: trace=fsm tunnel_id=5 event=Sccrq"]
-        );
+        crate::trace!(TraceFlags::NONE, TraceFlags::NONE, "none category never shown");
+        assert_eq!(take_captured(), vec!["debug: trace=fsm tunnel_id=5 event=Sccrq"]);
     }
 
     #[test]
@@ -534,10 +486,7 @@ mod tests {
         assert_eq!(system_mask(), TraceFlags::SYSTEM);
         crate::sys_trace!(TraceFlags::SYSTEM, "reload file={}", "/etc/x.conf");
         crate::sys_trace!(TraceFlags::FSM, "hidden too");
-        assert_eq!(
-            take_captured(),
-            vec!["debug: trace=system reload file=/etc/x.conf"]
-        );
+        assert_eq!(take_captured(), vec!["debug: trace=system reload file=/etc/x.conf"]);
     }
 
     #[test]
@@ -595,13 +544,8 @@ mod tests {
     fn syslog_lines_reach_the_socket() {
         let path = temp_path("syslog.sock");
         let server = UnixDatagram::bind(&path).unwrap();
-        server
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let target = Target::Syslog {
-            facility: Facility::LOG_LOCAL3,
-            ident: "prol2tpd".to_string(),
-        };
+        server.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let target = Target::Syslog { facility: Facility::LOG_LOCAL3, ident: "prol2tpd".to_string() };
         init_at(target, Level::Info, Some(&path)).unwrap();
         crate::log_notice!("tunnel up tunnel_id={}", 7);
         crate::trace!(TraceFlags::ALL, TraceFlags::XPRT, "ns=1");
@@ -611,10 +555,7 @@ mod tests {
         // LOCAL3 (19 << 3 = 152) | notice (5) = 157.
         assert!(line.starts_with("<157>"), "{line}");
         let pid = std::process::id();
-        assert!(
-            line.ends_with(&format!(" prol2tpd[{pid}]: tunnel up tunnel_id=7")),
-            "{line}"
-        );
+        assert!(line.ends_with(&format!(" prol2tpd[{pid}]: tunnel up tunnel_id=7")), "{line}");
         let n = server.recv(&mut buf).unwrap();
         let line = String::from_utf8_lossy(&buf[..n]).into_owned();
         // debug = 7.
@@ -627,16 +568,10 @@ mod tests {
     #[test]
     fn syslog_unavailable_falls_back_to_stderr() {
         let path = temp_path("no-such.sock");
-        let target = Target::Syslog {
-            facility: Facility::LOG_DAEMON,
-            ident: "x".to_string(),
-        };
+        let target = Target::Syslog { facility: Facility::LOG_DAEMON, ident: "x".to_string() };
         init_at(target, Level::Info, Some(&path)).unwrap();
         assert!(with_state(|st| matches!(st.sink, Sink::Stderr)).unwrap());
-        let bad = Target::Syslog {
-            facility: Facility::LOG_DAEMON,
-            ident: String::new(),
-        };
+        let bad = Target::Syslog { facility: Facility::LOG_DAEMON, ident: String::new() };
         assert!(init(bad, Level::Info).is_err());
     }
 }

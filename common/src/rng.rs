@@ -79,10 +79,7 @@ impl Rng {
     pub fn from_entropy() -> Rng {
         let mut seed = [0u8; 32];
         if os_fill(&mut seed).is_err() && urandom_fill(&mut seed).is_err() {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0);
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
             let addr = &seed as *const _ as u64;
             let mut st = t ^ u64::from(std::process::id()).rotate_left(32) ^ addr;
             for chunk in seed.chunks_mut(8) {
@@ -100,28 +97,17 @@ impl Rng {
             // The one state xoshiro cannot leave; astronomically unlikely.
             s[0] = 1;
         }
-        Rng {
-            s,
-            os_secrets: true,
-        }
+        Rng { s, os_secrets: true }
     }
 
     /// A deterministic generator: the same seed gives the same sequence on
     /// every platform and run. Meant for tests and simulations.
     pub fn seeded(seed: u64) -> Rng {
         let mut st = seed;
-        let s = [
-            splitmix64(&mut st),
-            splitmix64(&mut st),
-            splitmix64(&mut st),
-            splitmix64(&mut st),
-        ];
+        let s = [splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st)];
         // SplitMix64 is a bijection of a counter, so four consecutive outputs
         // are never all zero.
-        Rng {
-            s,
-            os_secrets: false,
-        }
+        Rng { s, os_secrets: false }
     }
 
     /// The next 64 uniformly distributed bits (xoshiro256**).
@@ -170,11 +156,7 @@ impl Rng {
     /// A uniformly distributed value in `lo..=hi_inclusive` (without modulo
     /// bias). If `lo > hi_inclusive` the bounds are swapped.
     pub fn range_u32(&mut self, lo: u32, hi_inclusive: u32) -> u32 {
-        let (lo, hi) = if lo <= hi_inclusive {
-            (lo, hi_inclusive)
-        } else {
-            (hi_inclusive, lo)
-        };
+        let (lo, hi) = if lo <= hi_inclusive { (lo, hi_inclusive) } else { (hi_inclusive, lo) };
         let span = u64::from(hi - lo) + 1; // 1..=2^32, cannot overflow u64
                                            // Lemire's multiply-and-reject on 32-bit draws: the result is the high
                                            // 32 bits of draw * span; reject the low part's biased zone.
@@ -220,10 +202,7 @@ mod tests {
 
         // Reference: xoshiro256** with state {1, 2, 3, 4} (from the authors'
         // C code): first outputs 11520, 0, 1509978240, 1215971899390074240.
-        let mut r = Rng {
-            s: [1, 2, 3, 4],
-            os_secrets: false,
-        };
+        let mut r = Rng { s: [1, 2, 3, 4], os_secrets: false };
         assert_eq!(r.next_u64(), 11520);
         assert_eq!(r.next_u64(), 0);
         assert_eq!(r.next_u64(), 1_509_978_240);
@@ -274,11 +253,7 @@ mod tests {
     fn entropy_generators_differ_and_secrets_come_from_os() {
         let mut a = Rng::from_entropy();
         let mut b = Rng::from_entropy();
-        assert_ne!(
-            (a.next_u64(), a.next_u64()),
-            (b.next_u64(), b.next_u64()),
-            "two OS seeds collided"
-        );
+        assert_ne!((a.next_u64(), a.next_u64()), (b.next_u64(), b.next_u64()), "two OS seeds collided");
         let mut s1 = [0u8; 32];
         let mut s2 = [0u8; 32];
         a.fill_secret(&mut s1);

@@ -60,9 +60,7 @@ impl Signal {
     /// Maps a raw signal number to a handled signal.
     fn from_raw(signo: u32) -> Option<Signal> {
         let signo = i32::try_from(signo).ok()?;
-        [Signal::Hup, Signal::Term, Signal::Int, Signal::Chld]
-            .into_iter()
-            .find(|s| s.to_nix() as i32 == signo)
+        [Signal::Hup, Signal::Term, Signal::Int, Signal::Chld].into_iter().find(|s| s.to_nix() as i32 == signo)
     }
 }
 
@@ -96,13 +94,10 @@ impl Signals {
         // SAFETY: SIG_IGN installs no handler code, so nothing can run in
         // signal context; replacing SIGPIPE's disposition affects no Rust
         // invariant (std itself ignores SIGPIPE at start-up).
-        unsafe { nixsig::signal(nixsig::Signal::SIGPIPE, SigHandler::SigIgn) }
-            .map_err(io::Error::from)?;
+        unsafe { nixsig::signal(nixsig::Signal::SIGPIPE, SigHandler::SigIgn) }.map_err(io::Error::from)?;
         let set = handled_set();
-        nixsig::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
-            .map_err(io::Error::from)?;
-        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-            .map_err(io::Error::from)?;
+        nixsig::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(io::Error::from)?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).map_err(io::Error::from)?;
         Ok(Signals { fd })
     }
 
@@ -157,10 +152,8 @@ impl AsRawFd for Signals {
 /// The OS error of `sigaction` or `pthread_sigmask`.
 pub fn reset_in_child() -> io::Result<()> {
     // SAFETY: SIG_DFL installs no handler code; see `Signals::new`.
-    unsafe { nixsig::signal(nixsig::Signal::SIGPIPE, SigHandler::SigDfl) }
-        .map_err(io::Error::from)?;
-    nixsig::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&handled_set()), None)
-        .map_err(io::Error::from)
+    unsafe { nixsig::signal(nixsig::Signal::SIGPIPE, SigHandler::SigDfl) }.map_err(io::Error::from)?;
+    nixsig::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&handled_set()), None).map_err(io::Error::from)
 }
 
 #[cfg(test)]
@@ -186,10 +179,7 @@ mod tests {
         nixsig::raise(nixsig::Signal::SIGHUP).unwrap();
         nixsig::raise(nixsig::Signal::SIGHUP).unwrap();
         nixsig::raise(nixsig::Signal::SIGINT).unwrap();
-        assert_eq!(
-            s.read_all(),
-            vec![Signal::Hup, Signal::Int, Signal::Term, Signal::Chld]
-        );
+        assert_eq!(s.read_all(), vec![Signal::Hup, Signal::Int, Signal::Term, Signal::Chld]);
         assert!(s.read_all().is_empty());
         nixsig::raise(nixsig::Signal::SIGHUP).unwrap();
         assert_eq!(s.read_all(), vec![Signal::Hup]);

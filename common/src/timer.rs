@@ -52,12 +52,7 @@ impl<K: Copy + Eq + Hash> TimerWheel<K> {
     /// Creates an empty wheel. `now` is the loop's current time; it is only
     /// recorded (see [`TimerWheel::last_expire`]).
     pub fn new(now: Instant) -> Self {
-        TimerWheel {
-            order: BTreeMap::new(),
-            armed: HashMap::new(),
-            seq: 0,
-            last_expire: now,
-        }
+        TimerWheel { order: BTreeMap::new(), armed: HashMap::new(), seq: 0, last_expire: now }
     }
 
     /// Arms (or re-arms, replacing any earlier deadline of the same key)

@@ -102,15 +102,10 @@ impl TraceFlags {
             return Err("empty trace mask".to_string());
         }
         if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-            return u32::from_str_radix(hex, 16)
-                .map(TraceFlags)
-                .map_err(|_| format!("bad trace mask `{s}`"));
+            return u32::from_str_radix(hex, 16).map(TraceFlags).map_err(|_| format!("bad trace mask `{s}`"));
         }
         if s.bytes().all(|b| b.is_ascii_digit()) {
-            return s
-                .parse::<u32>()
-                .map(TraceFlags)
-                .map_err(|_| format!("bad trace mask `{s}`"));
+            return s.parse::<u32>().map(TraceFlags).map_err(|_| format!("bad trace mask `{s}`"));
         }
         let mut flags = TraceFlags::NONE;
         for word in s.split(',') {
@@ -120,11 +115,7 @@ impl TraceFlags {
                 "" => return Err(format!("empty item in trace mask `{s}`")),
                 "all" => TraceFlags::ALL,
                 "none" => TraceFlags::NONE,
-                name => NAMES
-                    .iter()
-                    .find(|(_, n)| *n == name)
-                    .map(|&(f, _)| f)
-                    .ok_or_else(|| format!("unknown trace category `{word}`"))?,
+                name => NAMES.iter().find(|(_, n)| *n == name).map(|&(f, _)| f).ok_or_else(|| format!("unknown trace category `{word}`"))?,
             };
         }
         Ok(flags)
@@ -209,39 +200,24 @@ mod tests {
 
     #[test]
     fn parse_numbers() {
-        assert_eq!(
-            TraceFlags::parse("12"),
-            Ok(TraceFlags::API | TraceFlags::AVP)
-        );
+        assert_eq!(TraceFlags::parse("12"), Ok(TraceFlags::API | TraceFlags::AVP));
         assert_eq!(TraceFlags::parse("0x1f").map(|f| f.0), Ok(0x1f));
         assert_eq!(TraceFlags::parse("0X400"), Ok(TraceFlags::PPP));
         assert_eq!(TraceFlags::parse(" 0 "), Ok(TraceFlags::NONE));
         assert_eq!(TraceFlags::parse("4294967295").map(|f| f.0), Ok(u32::MAX));
         assert!(TraceFlags::parse("4294967296").is_err());
-        assert_eq!(
-            TraceFlags::parse("0xzz"),
-            Err("bad trace mask `0xzz`".to_string())
-        );
+        assert_eq!(TraceFlags::parse("0xzz"), Err("bad trace mask `0xzz`".to_string()));
         assert!(TraceFlags::parse("0x").is_err());
         assert!(TraceFlags::parse("").is_err());
     }
 
     #[test]
     fn parse_names() {
-        assert_eq!(
-            TraceFlags::parse("protocol,fsm"),
-            Ok(TraceFlags::PROTOCOL | TraceFlags::FSM)
-        );
-        assert_eq!(
-            TraceFlags::parse("PPP, Avp_Hide ,xprt"),
-            Ok(TraceFlags::PPP | TraceFlags::AVP_HIDE | TraceFlags::XPRT)
-        );
+        assert_eq!(TraceFlags::parse("protocol,fsm"), Ok(TraceFlags::PROTOCOL | TraceFlags::FSM));
+        assert_eq!(TraceFlags::parse("PPP, Avp_Hide ,xprt"), Ok(TraceFlags::PPP | TraceFlags::AVP_HIDE | TraceFlags::XPRT));
         assert_eq!(TraceFlags::parse("ALL"), Ok(TraceFlags::ALL));
         assert_eq!(TraceFlags::parse("none"), Ok(TraceFlags::NONE));
-        assert_eq!(
-            TraceFlags::parse("fsm,fsn"),
-            Err("unknown trace category `fsn`".to_string())
-        );
+        assert_eq!(TraceFlags::parse("fsm,fsn"), Err("unknown trace category `fsn`".to_string()));
         assert!(TraceFlags::parse("fsm,,api").is_err());
         assert!(TraceFlags::parse("fsm12").is_err());
     }
@@ -255,18 +231,12 @@ mod tests {
         }
         let all: u32 = NAMES.iter().map(|(f, _)| f.0).sum();
         assert_eq!(all, TraceFlags::ALL.0);
-        assert_eq!(
-            TraceFlags::parse(&TraceFlags::ALL.to_string()),
-            Ok(TraceFlags::ALL)
-        );
+        assert_eq!(TraceFlags::parse(&TraceFlags::ALL.to_string()), Ok(TraceFlags::ALL));
     }
 
     #[test]
     fn display_lists_names_in_bit_order() {
-        assert_eq!(
-            (TraceFlags::PPP | TraceFlags::PROTOCOL).to_string(),
-            "protocol,ppp"
-        );
+        assert_eq!((TraceFlags::PPP | TraceFlags::PROTOCOL).to_string(), "protocol,ppp");
         assert_eq!(TraceFlags::NONE.to_string(), "none");
         assert_eq!(TraceFlags(0x8000_0002).to_string(), "fsm,0x80000000");
         assert_eq!(TraceFlags(0x1000).to_string(), "0x1000");

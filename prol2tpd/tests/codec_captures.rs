@@ -23,18 +23,12 @@ struct L2tpFrame {
 }
 
 fn data_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
 fn read_u32(b: &[u8], off: usize, le: bool) -> Option<u32> {
     let s: [u8; 4] = b.get(off..off + 4)?.try_into().ok()?;
-    Some(if le {
-        u32::from_le_bytes(s)
-    } else {
-        u32::from_be_bytes(s)
-    })
+    Some(if le { u32::from_le_bytes(s) } else { u32::from_be_bytes(s) })
 }
 
 fn be16(b: &[u8], off: usize) -> Option<u16> {
@@ -117,11 +111,7 @@ fn l2tp_frames(name: &str) -> Vec<L2tpFrame> {
             }
             _ => continue,
         };
-        out.push(L2tpFrame {
-            frame: i + 1,
-            transport,
-            payload: payload.to_vec(),
-        });
+        out.push(L2tpFrame { frame: i + 1, transport, payload: payload.to_vec() });
     }
     out
 }
@@ -133,8 +123,7 @@ fn count_types(frames: &[L2tpFrame]) -> BTreeMap<String, usize> {
         let name = match parse_packet(f.transport, &f.payload) {
             Ok(Packet::Control { avps: &[], .. }) => "ZLB".to_string(),
             Ok(Packet::Control { avps, .. }) => {
-                let msg = decode_partial(avps, &DecodeCtx::default())
-                    .unwrap_or_else(|e| panic!("frame {}: {e}", f.frame));
+                let msg = decode_partial(avps, &DecodeCtx::default()).unwrap_or_else(|e| panic!("frame {}: {e}", f.frame));
                 msg.msg_type.name().to_string()
             }
             Ok(Packet::Data(_)) => "data".to_string(),
@@ -162,15 +151,10 @@ fn openrpd_minimum_matches_summary_and_validates() {
     let frames = l2tp_frames("L2TPV3ControlMinimum.pcap");
     assert!(frames.iter().all(|f| f.transport == Transport::Ip));
     let ours = count_types(&frames);
-    assert_eq!(
-        ours,
-        summary_counts("openrpd_L2TPV3ControlMinimum.pcap.avps.txt")
-    );
+    assert_eq!(ours, summary_counts("openrpd_L2TPV3ControlMinimum.pcap.avps.txt"));
     assert_eq!(ours.get("ICRQ"), Some(&24));
     for f in &frames {
-        let Ok(Packet::Control { header, avps }) = parse_packet(f.transport, &f.payload) else {
-            panic!("frame {} not control", f.frame)
-        };
+        let Ok(Packet::Control { header, avps }) = parse_packet(f.transport, &f.payload) else { panic!("frame {} not control", f.frame) };
         assert_eq!(header.version, Version::V3);
         if avps.is_empty() {
             continue;
@@ -179,32 +163,20 @@ fn openrpd_minimum_matches_summary_and_validates() {
         validate(&msg, Version::V3).unwrap_or_else(|e| panic!("frame {}: {e}", f.frame));
         // Cisco sends vendor AVPs with the M bit: strict decode must refuse
         // those messages (RFC 2661 §4.1), but never a message without any.
-        let vendor_m = AvpIter::new(avps)
-            .flatten()
-            .any(|a| a.vendor_id != 0 && a.mandatory);
-        assert_eq!(
-            decode(avps, &DecodeCtx::default()).is_err(),
-            vendor_m,
-            "frame {}",
-            f.frame
-        );
+        let vendor_m = AvpIter::new(avps).flatten().any(|a| a.vendor_id != 0 && a.mandatory);
+        assert_eq!(decode(avps, &DecodeCtx::default()).is_err(), vendor_m, "frame {}", f.frame);
     }
 }
 
 #[test]
 fn openrpd_minimum_first_sccrq_fields() {
     let frames = l2tp_frames("L2TPV3ControlMinimum.pcap");
-    let Ok(Packet::Control { avps, .. }) = parse_packet(Transport::Ip, &frames[0].payload) else {
-        panic!("not control")
-    };
+    let Ok(Packet::Control { avps, .. }) = parse_packet(Transport::Ip, &frames[0].payload) else { panic!("not control") };
     let msg = decode_partial(avps, &DecodeCtx::default()).expect("decodes");
     assert_eq!(msg.msg_type, MessageType::Sccrq);
     let a = &msg.avps;
     assert_eq!(a.protocol_version, Some((1, 0)));
-    assert_eq!(
-        a.tie_breaker,
-        Some([0xbe, 0x64, 0xff, 0x90, 0xb0, 0x31, 0x8a, 0xad])
-    );
+    assert_eq!(a.tie_breaker, Some([0xbe, 0x64, 0xff, 0x90, 0xb0, 0x31, 0x8a, 0xad]));
     assert_eq!(a.firmware_revision, Some(0x1130));
     assert_eq!(a.host_name.as_deref(), Some(&b"CST-Wuhan-ubr10k"[..]));
     assert_eq!(a.vendor_name.as_deref(), Some(&b"Cisco Systems, Inc."[..]));
@@ -237,10 +209,7 @@ fn packetdotnet_v2_data_in_pppoe() {
             assert_eq!((d.tunnel_id, d.session_id), (18994, 54110));
             assert_eq!(d.ns, None);
             // PPP (address/control ff 03) LCP Echo-Request after the offset padding.
-            assert_eq!(
-                d.payload.get(..5),
-                Some(&[0xff, 0x03, 0xc0, 0x21, 0x09][..])
-            );
+            assert_eq!(d.payload.get(..5), Some(&[0xff, 0x03, 0xc0, 0x21, 0x09][..]));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -270,10 +239,7 @@ fn tcpdump_avp_overflow_is_survived() {
 }
 
 /// Decodes a UDP capture of xl2tpd, returning the messages in order.
-fn xl2tpd_messages(
-    name: &str,
-    secret: Option<&[u8]>,
-) -> Vec<(usize, prol2tp::proto::message::ControlMessage)> {
+fn xl2tpd_messages(name: &str, secret: Option<&[u8]>) -> Vec<(usize, prol2tp::proto::message::ControlMessage)> {
     let mut out = Vec::new();
     for f in l2tp_frames(name) {
         match parse_packet(f.transport, &f.payload) {
@@ -282,8 +248,7 @@ fn xl2tpd_messages(
                 if avps.is_empty() {
                     continue;
                 }
-                let msg = decode(avps, &DecodeCtx { secret })
-                    .unwrap_or_else(|e| panic!("frame {}: {e}", f.frame));
+                let msg = decode(avps, &DecodeCtx { secret }).unwrap_or_else(|e| panic!("frame {}: {e}", f.frame));
                 validate(&msg, Version::V2).unwrap_or_else(|e| panic!("frame {}: {e}", f.frame));
                 out.push((f.frame, msg));
             }
@@ -298,19 +263,13 @@ fn xl2tpd_plain_sequence() {
     let msgs = xl2tpd_messages("xl2tpd-plain.pcap", None);
     let types: Vec<_> = msgs.iter().map(|(_, m)| m.msg_type).collect();
     use MessageType::*;
-    assert_eq!(
-        types,
-        vec![Sccrq, Sccrp, Scccn, Icrq, Icrp, Iccn, Cdn, StopCcn]
-    );
+    assert_eq!(types, vec![Sccrq, Sccrp, Scccn, Icrq, Icrp, Iccn, Cdn, StopCcn]);
     let sccrq = &msgs[0].1.avps;
     assert_eq!(sccrq.host_name.as_deref(), Some(&b"lac.example"[..]));
     assert_eq!(sccrq.vendor_name.as_deref(), Some(&b"xelerance.com"[..]));
     assert_eq!(sccrq.receive_window_size, Some(4));
     let stop = msgs[7].1.avps.result_code.clone().expect("result code");
-    assert_eq!(
-        (stop.result, stop.error, stop.message.as_deref()),
-        (1, Some(0), Some("Goodbye!"))
-    );
+    assert_eq!((stop.result, stop.error, stop.message.as_deref()), (1, Some(0), Some("Goodbye!")));
 }
 
 #[test]
@@ -321,27 +280,16 @@ fn xl2tpd_challenge_responses_match() {
     assert_eq!(scccn.msg_type, MessageType::Scccn);
     let c1 = sccrq.avps.challenge.as_deref().expect("SCCRQ challenge");
     let c2 = sccrp.avps.challenge.as_deref().expect("SCCRP challenge");
-    assert_eq!(
-        sccrp.avps.challenge_response,
-        Some(challenge_response(MessageType::Sccrp, secret, c1))
-    );
-    assert_eq!(
-        scccn.avps.challenge_response,
-        Some(challenge_response(MessageType::Scccn, secret, c2))
-    );
-    assert_ne!(
-        sccrp.avps.challenge_response,
-        Some(challenge_response(MessageType::Sccrp, b"wrong", c1))
-    );
+    assert_eq!(sccrp.avps.challenge_response, Some(challenge_response(MessageType::Sccrp, secret, c1)));
+    assert_eq!(scccn.avps.challenge_response, Some(challenge_response(MessageType::Scccn, secret, c2)));
+    assert_ne!(sccrp.avps.challenge_response, Some(challenge_response(MessageType::Sccrp, b"wrong", c1)));
 }
 
 #[test]
 fn xl2tpd_v3_sccrq_decodes() {
     let frames = l2tp_frames("xl2tpd-v3-sccrq.pcap");
     let first = frames.first().expect("a frame");
-    let Ok(Packet::Control { header, avps }) = parse_packet(first.transport, &first.payload) else {
-        panic!("not control")
-    };
+    let Ok(Packet::Control { header, avps }) = parse_packet(first.transport, &first.payload) else { panic!("not control") };
     assert_eq!(header.version, Version::V3);
     assert_eq!(header.tunnel_id, 0);
     let msg = decode(avps, &DecodeCtx::default()).expect("decodes");
@@ -363,12 +311,7 @@ fn exercise(transport: Transport, data: &[u8]) {
             let _ = validate(&msg, Version::V2);
             let _ = validate(&msg, Version::V3);
             let mut rng = |b: &mut [u8]| b.fill(0x5a);
-            let mut ctx = prol2tp::proto::message::EncodeCtx {
-                secret,
-                hide: secret.is_some(),
-                random: &mut rng,
-                digest: None,
-            };
+            let mut ctx = prol2tp::proto::message::EncodeCtx { secret, hide: secret.is_some(), random: &mut rng, digest: None };
             let mut out = Vec::new();
             prol2tp::proto::message::encode(&msg, &mut ctx, &mut out);
             let mut again = decode_partial(&out, &DecodeCtx { secret }).expect("re-decodes");
@@ -386,14 +329,8 @@ fn exercise(transport: Transport, data: &[u8]) {
 /// 0xff, every truncation): no panic anywhere, and re-encoding holds.
 #[test]
 fn mutated_captures_never_panic() {
-    let files = [
-        "L2TPV3ControlMinimum.pcap",
-        "xl2tpd-challenge-hidden.pcap",
-        "xl2tpd-plain.pcap",
-        "xl2tpd-v3-sccrq.pcap",
-        "l2tp-avp-overflow.pcap",
-        "l2tp.pcap",
-    ];
+    let files =
+        ["L2TPV3ControlMinimum.pcap", "xl2tpd-challenge-hidden.pcap", "xl2tpd-plain.pcap", "xl2tpd-v3-sccrq.pcap", "l2tp-avp-overflow.pcap", "l2tp.pcap"];
     let mut runs = 0usize;
     for name in files {
         for f in l2tp_frames(name) {

@@ -36,12 +36,7 @@ fn dump_log() {
 const LNS: usize = 1;
 
 fn v2_params(secret: Option<&[u8]>, hide: bool, max_retries: u32) -> TunnelParams {
-    TunnelParams {
-        secret: secret.map(|s| s.to_vec()),
-        hide_avps: hide,
-        max_retries,
-        ..TunnelParams::default()
-    }
+    TunnelParams { secret: secret.map(|s| s.to_vec()), hide_avps: hide, max_retries, ..TunnelParams::default() }
 }
 
 /// LAC-side params dialling `peer`.
@@ -77,16 +72,8 @@ fn assert_all_up(pair: &Pair, tid: u32, sids: &[u32]) -> u32 {
     let lt = lns.ep.tunnel(t.peer_id).expect("LNS tunnel with the LAC's peer_tunnel_id");
     assert_eq!(lt.state, TunnelState::Established, "LNS tunnel state");
     assert_eq!(lt.peer_id, tid, "LNS peer_tunnel_id == LAC tunnel_id");
-    assert_eq!(
-        lac.count(|e| matches!(e, Event::TunnelUp(i) if i.tunnel_id == tid)),
-        1,
-        "one TunnelUp on the LAC"
-    );
-    assert_eq!(
-        lns.count(|e| matches!(e, Event::TunnelUp(i) if i.tunnel_id == lt.id)),
-        1,
-        "one TunnelUp on the LNS"
-    );
+    assert_eq!(lac.count(|e| matches!(e, Event::TunnelUp(i) if i.tunnel_id == tid)), 1, "one TunnelUp on the LAC");
+    assert_eq!(lns.count(|e| matches!(e, Event::TunnelUp(i) if i.tunnel_id == lt.id)), 1, "one TunnelUp on the LNS");
     assert_eq!(lt.session_count(), sids.len(), "LNS session count");
     for &sid in sids {
         let s = t.session(sid).expect("LAC session");
@@ -114,12 +101,7 @@ fn v2_run(seed: u64, loss: u32) {
     let p = dial(v2_params(Some(b"s3cret"), true, retries), lns_v4());
     let (tid, sids) = open(&mut pair, p, 10, CallType::IncomingLac, Rc::new(SessionParams::default()));
     let ok = pair.run_until(Duration::from_secs(600), |p| sessions_up(p, LAC) == 10 && sessions_up(p, LNS) == 10);
-    assert!(
-        ok,
-        "seed {seed} loss {loss}: all sessions up (LAC {}, LNS {})",
-        sessions_up(&pair, LAC),
-        sessions_up(&pair, LNS)
-    );
+    assert!(ok, "seed {seed} loss {loss}: all sessions up (LAC {}, LNS {})", sessions_up(&pair, LAC), sessions_up(&pair, LNS));
     // Let retransmissions and duplicates settle, then check nothing was
     // delivered twice to an FSM.
     pair.run_for(Duration::from_secs(40));
@@ -158,11 +140,7 @@ fn v2_tunnel_and_ten_sessions_30_percent_loss() {
 }
 
 fn v3_params(transport: Transport, secret: Option<&[u8]>, cookie: &[u8]) -> TunnelParams {
-    let sp = SessionParams {
-        pseudowire: Pseudowire::Eth,
-        cookie: cookie.to_vec(),
-        ..SessionParams::default()
-    };
+    let sp = SessionParams { pseudowire: Pseudowire::Eth, cookie: cookie.to_vec(), ..SessionParams::default() };
     TunnelParams {
         version: Version::V3,
         v2_fallback: false,
@@ -199,12 +177,7 @@ fn v3_run(seed: u64, transport: Transport, v6: bool, loss: u32) {
             }
         }
     }
-    assert!(
-        ok,
-        "v3 {transport:?} v6={v6} seed {seed}: sessions up (LAC {}, LNS {})",
-        sessions_up(&pair, LAC),
-        sessions_up(&pair, LNS)
-    );
+    assert!(ok, "v3 {transport:?} v6={v6} seed {seed}: sessions up (LAC {}, LNS {})", sessions_up(&pair, LAC), sessions_up(&pair, LNS));
     pair.run_for(Duration::from_secs(20));
     let lns_tid = assert_all_up(&pair, tid, &sids);
     let t = pair.nodes[LAC].ep.tunnel(tid).expect("LAC tunnel");
@@ -259,19 +232,12 @@ fn v3_wrong_secret_brings_nothing_up() {
         let (tid, _) = open(&mut pair, dial(lac, peer), 2, CallType::IncomingLac, sp);
         pair.run_for(Duration::from_secs(120));
         for i in [LAC, LNS] {
-            assert_eq!(
-                pair.nodes[i].count(|e| matches!(e, Event::TunnelUp(_) | Event::SessionUp(_))),
-                0,
-                "{transport:?}: nothing up on node {i}"
-            );
+            assert_eq!(pair.nodes[i].count(|e| matches!(e, Event::TunnelUp(_) | Event::SessionUp(_))), 0, "{transport:?}: nothing up on node {i}");
         }
         let failures = pair.nodes[LNS].ep.stats().auth_failures + pair.nodes[LAC].ep.stats().auth_failures;
         assert!(failures > 0, "{transport:?}: auth_failures moved");
         assert!(pair.nodes[LAC].ep.tunnel(tid).is_none(), "{transport:?}: the LAC gave up the tunnel");
-        assert_eq!(
-            pair.nodes[LAC].count(|e| matches!(e, Event::TunnelDeleted { tunnel_id, .. } if *tunnel_id == tid)),
-            1
-        );
+        assert_eq!(pair.nodes[LAC].count(|e| matches!(e, Event::TunnelDeleted { tunnel_id, .. } if *tunnel_id == tid)), 1);
     }
 }
 
@@ -291,10 +257,7 @@ fn v2_up(seed: u64, lac: TunnelParams, lns: TunnelParams, n: usize) -> (Pair, u3
 #[test]
 fn hello_keeps_an_idle_tunnel_up() {
     quiet();
-    let p = TunnelParams {
-        hello_interval: Some(Duration::from_secs(60)),
-        ..TunnelParams::default()
-    };
+    let p = TunnelParams { hello_interval: Some(Duration::from_secs(60)), ..TunnelParams::default() };
     let (mut pair, tid, lns_tid, sids) = v2_up(41, p.clone(), p, 1);
     let start = pair.elapsed();
     pair.run_for(Duration::from_secs(600));
@@ -313,10 +276,7 @@ fn hello_keeps_an_idle_tunnel_up() {
         assert_eq!(pair.nodes[i].ep.stats().peer_timeouts, 0);
     }
     // No HELLO without silence: with hello disabled nothing is sent at all.
-    let p = TunnelParams {
-        hello_interval: None,
-        ..TunnelParams::default()
-    };
+    let p = TunnelParams { hello_interval: None, ..TunnelParams::default() };
     let (mut pair, tid, _, _) = v2_up(42, p.clone(), p, 0);
     let before = pair.nodes[LAC].sent.len();
     pair.run_for(Duration::from_secs(600));
@@ -340,37 +300,25 @@ fn death_delay(p: &TunnelParams) -> Duration {
 #[test]
 fn dead_peer_is_detected_after_the_retry_limit() {
     quiet();
-    let p = TunnelParams {
-        hello_interval: Some(Duration::from_secs(60)),
-        ..TunnelParams::default()
-    };
+    let p = TunnelParams { hello_interval: Some(Duration::from_secs(60)), ..TunnelParams::default() };
     let (mut pair, tid, _, sids) = v2_up(51, p.clone(), p.clone(), 2);
     pair.run_for(Duration::from_secs(1));
     let cut = pair.elapsed();
     pair.nodes[LNS].filter = Some(Box::new(|_, _| Verdict::Drop));
     let lac_sent_before = pair.nodes[LAC].sent.len();
-    let ok = pair.run_until(Duration::from_secs(300), |p| {
-        p.nodes[LAC].count(|e| matches!(e, Event::TunnelDeleted { .. })) == 1
-    });
+    let ok = pair.run_until(Duration::from_secs(300), |p| p.nodes[LAC].count(|e| matches!(e, Event::TunnelDeleted { .. })) == 1);
     assert!(ok, "LAC deleted the tunnel");
     // The first message the LAC sent after the cut (its HELLO) starts the
     // retransmission cycle.
     let (first, _) = pair.nodes[LAC].sent[lac_sent_before].clone();
-    assert!(
-        first >= cut + Duration::from_secs(55) && first <= cut + Duration::from_secs(61),
-        "HELLO after ~60 s idle, at {first:?}"
-    );
+    assert!(first >= cut + Duration::from_secs(55) && first <= cut + Duration::from_secs(61), "HELLO after ~60 s idle, at {first:?}");
     let expected = first + death_delay(&p);
     assert_eq!(death_delay(&p), Duration::from_secs(1 + 2 + 4 + 8 + 8 + 8));
     let (down_at, result) = pair.nodes[LAC]
         .events
         .iter()
         .find_map(|(at, e)| match e {
-            Event::TunnelDown {
-                tunnel_id,
-                was_up: true,
-                result,
-            } if *tunnel_id == tid => Some((*at, result.clone())),
+            Event::TunnelDown { tunnel_id, was_up: true, result } if *tunnel_id == tid => Some((*at, result.clone())),
             _ => None,
         })
         .expect("TunnelDown on the LAC");
@@ -379,14 +327,8 @@ fn dead_peer_is_detected_after_the_retry_limit() {
         .iter()
         .find_map(|(at, e)| matches!(e, Event::TunnelDeleted { tunnel_id, .. } if *tunnel_id == tid).then_some(*at))
         .expect("deleted");
-    assert!(
-        down_at >= expected && down_at <= expected + Duration::from_millis(300),
-        "TunnelDown at {down_at:?}, expected {expected:?}"
-    );
-    assert!(
-        deleted_at >= down_at && deleted_at <= down_at + Duration::from_secs(1),
-        "TunnelDeleted at {deleted_at:?}"
-    );
+    assert!(down_at >= expected && down_at <= expected + Duration::from_millis(300), "TunnelDown at {down_at:?}, expected {expected:?}");
+    assert!(deleted_at >= down_at && deleted_at <= down_at + Duration::from_secs(1), "TunnelDeleted at {deleted_at:?}");
     assert_eq!(result.result, stop_ccn::GENERAL_ERROR);
     assert_eq!(pair.nodes[LAC].ep.stats().peer_timeouts, 1);
     assert!(pair.nodes[LAC].ep.tunnel(tid).is_none());
@@ -395,10 +337,7 @@ fn dead_peer_is_detected_after_the_retry_limit() {
     let hellos = pair.nodes[LAC].sent[lac_sent_before..].len();
     assert_eq!(hellos, p.max_retries as usize + 1, "HELLO sent and retransmitted");
     for sid in sids {
-        assert_eq!(
-            pair.nodes[LAC].count(|e| matches!(e, Event::SessionDown { info, was_up: true, .. } if info.session_id == sid)),
-            1
-        );
+        assert_eq!(pair.nodes[LAC].count(|e| matches!(e, Event::SessionDown { info, was_up: true, .. } if info.session_id == sid)), 1);
     }
 }
 
@@ -407,16 +346,8 @@ fn dead_peer_is_detected_after_the_retry_limit() {
 fn v2_auth_mismatch(seed: u64, lac_secret: Option<&[u8]>, lns_secret: Option<&[u8]>) -> (Pair, u16, u16) {
     let mut pair = Pair::v4(seed, NetConfig::perfect());
     pair.accept_all(LNS, Rc::new(v2_params(lns_secret, false, 5)));
-    let (tid, _) = open(
-        &mut pair,
-        dial(v2_params(lac_secret, false, 5), lns_v4()),
-        1,
-        CallType::IncomingLac,
-        Rc::new(SessionParams::default()),
-    );
-    let ok = pair.run_until(Duration::from_secs(60), |p| {
-        (0..2).all(|i| p.nodes[i].count(|e| matches!(e, Event::TunnelDown { .. })) == 1)
-    });
+    let (tid, _) = open(&mut pair, dial(v2_params(lac_secret, false, 5), lns_v4()), 1, CallType::IncomingLac, Rc::new(SessionParams::default()));
+    let ok = pair.run_until(Duration::from_secs(60), |p| (0..2).all(|i| p.nodes[i].count(|e| matches!(e, Event::TunnelDown { .. })) == 1));
     assert!(ok, "both sides saw TunnelDown");
     let down = |i: usize| {
         pair.nodes[i].events.iter().find_map(|(_, e)| match e {
@@ -425,10 +356,7 @@ fn v2_auth_mismatch(seed: u64, lac_secret: Option<&[u8]>, lns_secret: Option<&[u
         })
     };
     let (lac, lns) = (down(LAC).expect("LAC down"), down(LNS).expect("LNS down"));
-    assert_eq!(
-        pair.nodes[LAC].count(|e| matches!(e, Event::TunnelDown { tunnel_id, .. } if *tunnel_id == tid)),
-        1
-    );
+    assert_eq!(pair.nodes[LAC].count(|e| matches!(e, Event::TunnelDown { tunnel_id, .. } if *tunnel_id == tid)), 1);
     assert!(pair.run_to_quiet(Duration::from_secs(120)), "both ends forget the tunnel");
     for i in [LAC, LNS] {
         assert_eq!(pair.nodes[i].ep.tunnels().count(), 0, "node {i} has no tunnel");
@@ -463,44 +391,29 @@ fn v2_wrong_secret_is_refused_with_not_authorized() {
 fn cdn_then_stop_ccn_teardown() {
     quiet();
     let (mut pair, tid, lns_tid, sids) = v2_up(71, TunnelParams::default(), TunnelParams::default(), 2);
-    let lns_sid = pair.nodes[LAC]
-        .ep
-        .tunnel(tid)
-        .and_then(|t| t.session(sids[0]))
-        .map(|s| s.peer_id)
-        .expect("peer sid");
+    let lns_sid = pair.nodes[LAC].ep.tunnel(tid).and_then(|t| t.session(sids[0])).map(|s| s.peer_id).expect("peer sid");
     let now = pair.now;
     pair.ep(LAC).close_session(now, tid, sids[0], None).expect("close_session");
-    let ok = pair.run_until(Duration::from_secs(10), |p| {
-        p.nodes[LNS].count(|e| matches!(e, Event::SessionDeleted { .. })) == 1
-    });
+    let ok = pair.run_until(Duration::from_secs(10), |p| p.nodes[LNS].count(|e| matches!(e, Event::SessionDeleted { .. })) == 1);
     assert!(ok, "LNS deleted the session");
     let lac_down =
         pair.nodes[LAC].count(|e| matches!(e, Event::SessionDown { info, was_up: true, result } if info.session_id == sids[0] && result.result == cdn::ADMIN));
     let lns_down =
         pair.nodes[LNS].count(|e| matches!(e, Event::SessionDown { info, was_up: true, result } if info.session_id == lns_sid && result.result == cdn::ADMIN));
     assert_eq!((lac_down, lns_down), (1, 1), "SessionDown with result 3 on both sides");
-    assert_eq!(
-        pair.nodes[LAC].count(|e| matches!(e, Event::SessionDeleted { session_id, .. } if *session_id == sids[0])),
-        1
-    );
+    assert_eq!(pair.nodes[LAC].count(|e| matches!(e, Event::SessionDeleted { session_id, .. } if *session_id == sids[0])), 1);
     assert_eq!(pair.nodes[LNS].ep.tunnel(lns_tid).map(|t| t.session_count()), Some(1));
     assert_eq!(pair.nodes[LAC].ep.session_count(), 1);
     assert_eq!(pair.nodes[LNS].ep.stats().session_setup_failures, 0);
 
     let now = pair.now;
     pair.ep(LAC).close_tunnel(now, tid, None).expect("close_tunnel");
-    let ok = pair.run_until(Duration::from_secs(120), |p| {
-        (0..2).all(|i| p.nodes[i].count(|e| matches!(e, Event::TunnelDeleted { .. })) == 1)
-    });
+    let ok = pair.run_until(Duration::from_secs(120), |p| (0..2).all(|i| p.nodes[i].count(|e| matches!(e, Event::TunnelDeleted { .. })) == 1));
     assert!(ok, "both sides deleted the tunnel");
     for (i, id) in [(LAC, tid), (LNS, lns_tid)] {
         let n = &pair.nodes[i];
         let down = n.events.iter().position(|(_, e)| matches!(e, Event::TunnelDown { tunnel_id, was_up: true, result } if *tunnel_id == id && result.result == stop_ccn::GENERAL_REQUEST_TO_CLEAR));
-        let deleted = n
-            .events
-            .iter()
-            .position(|(_, e)| matches!(e, Event::TunnelDeleted { tunnel_id, .. } if *tunnel_id == id));
+        let deleted = n.events.iter().position(|(_, e)| matches!(e, Event::TunnelDeleted { tunnel_id, .. } if *tunnel_id == id));
         let (down, deleted) = (down.expect("TunnelDown result 1"), deleted.expect("TunnelDeleted"));
         assert!(down < deleted, "node {i}: down before deleted");
         assert_eq!(n.ep.tunnels().count(), 0, "node {i}: no tunnels");
@@ -509,21 +422,9 @@ fn cdn_then_stop_ccn_teardown() {
     }
     // The receiver of StopCCN holds the tunnel for a full retransmission
     // cycle (RFC 2661 §5.7) before deleting it.
-    let lns_down_at = pair.nodes[LNS]
-        .events
-        .iter()
-        .find_map(|(at, e)| matches!(e, Event::TunnelDown { .. }).then_some(*at))
-        .expect("down");
-    let lns_del_at = pair.nodes[LNS]
-        .events
-        .iter()
-        .find_map(|(at, e)| matches!(e, Event::TunnelDeleted { .. }).then_some(*at))
-        .expect("deleted");
-    assert!(
-        lns_del_at - lns_down_at >= Duration::from_secs(20),
-        "LNS held the tunnel {:?}",
-        lns_del_at - lns_down_at
-    );
+    let lns_down_at = pair.nodes[LNS].events.iter().find_map(|(at, e)| matches!(e, Event::TunnelDown { .. }).then_some(*at)).expect("down");
+    let lns_del_at = pair.nodes[LNS].events.iter().find_map(|(at, e)| matches!(e, Event::TunnelDeleted { .. }).then_some(*at)).expect("deleted");
+    assert!(lns_del_at - lns_down_at >= Duration::from_secs(20), "LNS held the tunnel {:?}", lns_del_at - lns_down_at);
     assert!(pair.run_to_quiet(Duration::from_secs(60)), "nothing left armed");
 }
 
@@ -536,26 +437,16 @@ fn simultaneous_open(seed: u64, net: NetConfig, n: usize) {
     }
     let now = pair.now;
     for (i, peer) in [(LAC, lns_v4()), (LNS, lac_v4())] {
-        let tid = pair
-            .ep(i)
-            .create_tunnel(now, dial(v2_params(Some(b"tie"), true, retries), peer))
-            .expect("create_tunnel");
+        let tid = pair.ep(i).create_tunnel(now, dial(v2_params(Some(b"tie"), true, retries), peer)).expect("create_tunnel");
         for _ in 0..n {
-            pair.ep(i)
-                .create_session(now, tid, CallType::IncomingLac, Rc::new(SessionParams::default()))
-                .expect("create_session");
+            pair.ep(i).create_session(now, tid, CallType::IncomingLac, Rc::new(SessionParams::default())).expect("create_session");
         }
     }
     let ok = pair.run_until(Duration::from_secs(300), |p| (0..2).all(|i| sessions_up(p, i) == 2 * n));
     if !ok {
         dump_log();
     }
-    assert!(
-        ok,
-        "seed {seed}: all sessions up (A {}, B {})",
-        sessions_up(&pair, LAC),
-        sessions_up(&pair, LNS)
-    );
+    assert!(ok, "seed {seed}: all sessions up (A {}, B {})", sessions_up(&pair, LAC), sessions_up(&pair, LNS));
     pair.run_for(Duration::from_secs(60));
     for i in [LAC, LNS] {
         let n_tunnels = pair.nodes[i].ep.tunnels().count();
@@ -570,11 +461,7 @@ fn simultaneous_open(seed: u64, net: NetConfig, n: usize) {
             }
         }
         assert_eq!(n_tunnels, 1, "seed {seed}: node {i} has exactly one tunnel");
-        assert_eq!(
-            pair.nodes[i].count(|e| matches!(e, Event::TunnelUp(_))),
-            1,
-            "seed {seed}: node {i} one TunnelUp"
-        );
+        assert_eq!(pair.nodes[i].count(|e| matches!(e, Event::TunnelUp(_))), 1, "seed {seed}: node {i} one TunnelUp");
         assert_eq!(sessions_up(&pair, i), 2 * n, "seed {seed}: node {i} no extra SessionUp");
     }
     let a = pair.nodes[LAC].ep.tunnels().next().expect("A tunnel");
@@ -605,35 +492,12 @@ fn simultaneous_open_tie_breaker() {
 #[test]
 fn session_limit_refuses_with_cdn_result_4() {
     quiet();
-    let mut pair = Pair::new(
-        91,
-        [lac_v4(), lns_v4()],
-        [
-            EndpointConfig::default(),
-            EndpointConfig {
-                max_sessions: 5,
-                ..EndpointConfig::default()
-            },
-        ],
-        NetConfig::perfect(),
-    );
+    let mut pair =
+        Pair::new(91, [lac_v4(), lns_v4()], [EndpointConfig::default(), EndpointConfig { max_sessions: 5, ..EndpointConfig::default() }], NetConfig::perfect());
     pair.accept_all(LNS, Rc::new(TunnelParams::default()));
-    let (tid, sids) = open(
-        &mut pair,
-        dial(TunnelParams::default(), lns_v4()),
-        8,
-        CallType::IncomingLac,
-        Rc::new(SessionParams::default()),
-    );
-    let ok = pair.run_until(Duration::from_secs(30), |p| {
-        p.nodes[LAC].count(|e| matches!(e, Event::SessionDeleted { .. })) == 3 && sessions_up(p, LAC) == 5
-    });
-    assert!(
-        ok,
-        "5 up, 3 refused (up {}, deleted {})",
-        sessions_up(&pair, LAC),
-        pair.nodes[LAC].count(|e| matches!(e, Event::SessionDeleted { .. }))
-    );
+    let (tid, sids) = open(&mut pair, dial(TunnelParams::default(), lns_v4()), 8, CallType::IncomingLac, Rc::new(SessionParams::default()));
+    let ok = pair.run_until(Duration::from_secs(30), |p| p.nodes[LAC].count(|e| matches!(e, Event::SessionDeleted { .. })) == 3 && sessions_up(p, LAC) == 5);
+    assert!(ok, "5 up, 3 refused (up {}, deleted {})", sessions_up(&pair, LAC), pair.nodes[LAC].count(|e| matches!(e, Event::SessionDeleted { .. })));
     pair.run_for(Duration::from_secs(30));
     assert_eq!((sessions_up(&pair, LAC), sessions_up(&pair, LNS)), (5, 5));
     let refused = pair.nodes[LAC].count(|e| matches!(e, Event::SessionDown { was_up: false, result, .. } if result.result == cdn::NO_RESOURCES_TEMP));
@@ -645,37 +509,21 @@ fn session_limit_refuses_with_cdn_result_4() {
     let up: Vec<u32> = sids.iter().copied().filter(|s| t.session(*s).is_some()).collect();
     assert_eq!(up.len(), 5);
     assert_all_up(&pair, tid, &up);
-    assert_eq!(
-        pair.nodes[LNS].count(|e| matches!(e, Event::SessionCreated(_))),
-        5,
-        "no LNS session for refused calls"
-    );
+    assert_eq!(pair.nodes[LNS].count(|e| matches!(e, Event::SessionCreated(_))), 5, "no LNS session for refused calls");
 }
 
 #[test]
 fn tunnel_limit_refuses_extra_tunnels() {
     quiet();
-    let mut pair = Pair::new(
-        92,
-        [lac_v4(), lns_v4()],
-        [
-            EndpointConfig::default(),
-            EndpointConfig {
-                max_tunnels: 2,
-                ..EndpointConfig::default()
-            },
-        ],
-        NetConfig::perfect(),
-    );
+    let mut pair =
+        Pair::new(92, [lac_v4(), lns_v4()], [EndpointConfig::default(), EndpointConfig { max_tunnels: 2, ..EndpointConfig::default() }], NetConfig::perfect());
     pair.accept_all(LNS, Rc::new(TunnelParams::default()));
     let now = pair.now;
     let mut tids = Vec::new();
     for _ in 0..3 {
         tids.push(pair.ep(LAC).create_tunnel(now, dial(TunnelParams::default(), lns_v4())).expect("create_tunnel"));
     }
-    let ok = pair.run_until(Duration::from_secs(120), |p| {
-        p.nodes[LAC].count(|e| matches!(e, Event::TunnelDeleted { .. })) == 1
-    });
+    let ok = pair.run_until(Duration::from_secs(120), |p| p.nodes[LAC].count(|e| matches!(e, Event::TunnelDeleted { .. })) == 1);
     assert!(ok, "the extra tunnel gave up");
     assert_eq!(pair.nodes[LAC].count(|e| matches!(e, Event::TunnelUp(_))), 2);
     assert_eq!(pair.nodes[LNS].count(|e| matches!(e, Event::TunnelUp(_))), 2);
@@ -692,11 +540,7 @@ fn tunnel_limit_refuses_extra_tunnels() {
         .collect();
     assert_eq!(down.len(), 1, "one LAC tunnel down");
     let (at, res, err) = down[0];
-    assert_eq!(
-        (res, err),
-        (stop_ccn::GENERAL_ERROR, Some(prol2tp::proto::result::error::NO_RESOURCE)),
-        "StopCCN result 2 error 4"
-    );
+    assert_eq!((res, err), (stop_ccn::GENERAL_ERROR, Some(prol2tp::proto::result::error::NO_RESOURCE)), "StopCCN result 2 error 4");
     assert!(at < Duration::from_secs(1), "refused at once, not after a retry cycle: {at:?}");
     assert_eq!(pair.nodes[LAC].ep.stats().peer_timeouts, 0);
 }
@@ -718,11 +562,7 @@ fn fallback_run(seed: u64, v2_only: harness::Filter) -> (Pair, u32, Duration) {
     let mut pair = Pair::v4(seed, NetConfig::perfect());
     pair.accept_all(LNS, Rc::new(TunnelParams::default()));
     pair.nodes[LAC].filter = Some(v2_only);
-    let lac = TunnelParams {
-        version: Version::V3,
-        v2_fallback: true,
-        ..TunnelParams::default()
-    };
+    let lac = TunnelParams { version: Version::V3, v2_fallback: true, ..TunnelParams::default() };
     let (tid, sids) = open(&mut pair, dial(lac, lns_v4()), 2, CallType::IncomingLac, Rc::new(SessionParams::default()));
     let ok = pair.run_until(Duration::from_secs(120), |p| sessions_up(p, LAC) == 2 && sessions_up(p, LNS) == 2);
     if !ok {
@@ -736,27 +576,16 @@ fn fallback_run(seed: u64, v2_only: harness::Filter) -> (Pair, u32, Duration) {
         eprintln!("LNS {:?}", pair.nodes[LNS].ep.stats());
     }
     assert!(ok, "sessions up after fallback");
-    let up_at = pair.nodes[LAC]
-        .events
-        .iter()
-        .find_map(|(at, e)| matches!(e, Event::TunnelUp(_)).then_some(*at))
-        .expect("up");
+    let up_at = pair.nodes[LAC].events.iter().find_map(|(at, e)| matches!(e, Event::TunnelUp(_)).then_some(*at)).expect("up");
     pair.run_for(Duration::from_secs(10));
     assert_all_up(&pair, tid, &sids);
     let t = pair.nodes[LAC].ep.tunnel(tid).expect("tunnel");
     assert_eq!((t.version, t.transport), (Version::V2, Transport::Udp));
-    let fallback = pair.nodes[LAC]
-        .events
-        .iter()
-        .position(|(_, e)| matches!(e, Event::VersionFallback { tunnel_id } if *tunnel_id == tid));
+    let fallback = pair.nodes[LAC].events.iter().position(|(_, e)| matches!(e, Event::VersionFallback { tunnel_id } if *tunnel_id == tid));
     let up = pair.nodes[LAC].events.iter().position(|(_, e)| matches!(e, Event::TunnelUp(_)));
     assert!(fallback.is_some() && fallback < up, "VersionFallback before TunnelUp");
     assert_eq!(pair.nodes[LAC].count(|e| matches!(e, Event::VersionFallback { .. })), 1);
-    assert_eq!(
-        pair.nodes[LAC].count(|e| matches!(e, Event::SessionDown { .. })),
-        0,
-        "PPP sessions survive the fallback under their ids"
-    );
+    assert_eq!(pair.nodes[LAC].count(|e| matches!(e, Event::SessionDown { .. })), 0, "PPP sessions survive the fallback under their ids");
     for (_, s) in &pair.nodes[LAC].events {
         if let Event::SessionUp(i) = s {
             assert_eq!((i.version, i.pseudowire), (Version::V2, Pseudowire::Ppp));
@@ -777,10 +606,7 @@ fn v3_falls_back_to_v2_when_v3_is_ignored() {
     // retries), then 4 s more before giving up on v3.
     let v3_sent = pair.nodes[LAC].sent.iter().filter(|(_, t)| is_v3(t)).count();
     assert_eq!(v3_sent, 3, "SCCRQ and two retransmissions in v3");
-    assert!(
-        up_at >= Duration::from_secs(7) && up_at < Duration::from_secs(8),
-        "fell back after 1+2+4 s: {up_at:?}"
-    );
+    assert!(up_at >= Duration::from_secs(7) && up_at < Duration::from_secs(8), "fell back after 1+2+4 s: {up_at:?}");
 }
 
 #[test]
@@ -800,35 +626,17 @@ fn v3_falls_back_to_v2_on_stop_ccn_result_5() {
         // StopCCN, result 5 (RFC 2661 §4.4.2), in an L2TPv2 header.
         let avps = Avps {
             assigned_tunnel_id: Some(7),
-            result_code: Some(ResultCode {
-                result: stop_ccn::UNSUPPORTED_VERSION,
-                error: None,
-                message: None,
-            }),
+            result_code: Some(ResultCode { result: stop_ccn::UNSUPPORTED_VERSION, error: None, message: None }),
             ..Avps::default()
         };
         let mut body = Vec::new();
         let mut fill = |b: &mut [u8]| b.fill(0x5a);
         encode(
-            &ControlMessage {
-                msg_type: MessageType::StopCcn,
-                avps,
-            },
-            &mut EncodeCtx {
-                secret: None,
-                hide: false,
-                random: &mut fill,
-                digest: None,
-            },
+            &ControlMessage { msg_type: MessageType::StopCcn, avps },
+            &mut EncodeCtx { secret: None, hide: false, random: &mut fill, digest: None },
             &mut body,
         );
-        let header = ControlHeader {
-            version: Version::V2,
-            tunnel_id: lac_tid,
-            session_id: 0,
-            ns: 0,
-            nr: h.ns.wrapping_add(1),
-        };
+        let header = ControlHeader { version: Version::V2, tunnel_id: lac_tid, session_id: 0, ns: 0, nr: h.ns.wrapping_add(1) };
         let mut bytes = Vec::new();
         emit_control(Transport::Udp, &header, &body, &mut bytes);
         Verdict::Answer(vec![bytes])
@@ -858,30 +666,13 @@ fn undecodable_icrq_is_answered_with_cdn() {
         m.avps.call_serial_number = None;
         let mut body = Vec::new();
         let mut fill = |b: &mut [u8]| b.fill(1);
-        encode(
-            &m,
-            &mut EncodeCtx {
-                secret: None,
-                hide: false,
-                random: &mut fill,
-                digest: None,
-            },
-            &mut body,
-        );
+        encode(&m, &mut EncodeCtx { secret: None, hide: false, random: &mut fill, digest: None }, &mut body);
         let mut bytes = Vec::new();
         emit_control(t.transport, &h, &body, &mut bytes);
         Verdict::Replace(bytes)
     }));
-    let (tid, sids) = open(
-        &mut pair,
-        dial(TunnelParams::default(), lns_v4()),
-        2,
-        CallType::IncomingLac,
-        Rc::new(SessionParams::default()),
-    );
-    let ok = pair.run_until(Duration::from_secs(30), |p| {
-        sessions_up(p, LAC) == 1 && p.nodes[LAC].count(|e| matches!(e, Event::SessionDeleted { .. })) == 1
-    });
+    let (tid, sids) = open(&mut pair, dial(TunnelParams::default(), lns_v4()), 2, CallType::IncomingLac, Rc::new(SessionParams::default()));
+    let ok = pair.run_until(Duration::from_secs(30), |p| sessions_up(p, LAC) == 1 && p.nodes[LAC].count(|e| matches!(e, Event::SessionDeleted { .. })) == 1);
     assert!(ok, "one session up, the mangled one refused by CDN");
     let refused: Vec<u32> = pair.nodes[LAC]
         .events

@@ -48,12 +48,7 @@ enum Parsed {
 fn parse_args(args: &[String]) -> Result<Parsed, String> {
     let mut o = getopts::Options::new();
     o.optflag("j", "", "print JSON");
-    o.optopt(
-        "t",
-        "",
-        "seconds to wait for the reply (default 5)",
-        "SECONDS",
-    );
+    o.optopt("t", "", "seconds to wait for the reply (default 5)", "SECONDS");
     o.optflag("h", "", "print this help");
     o.optflag("v", "", "print the version");
     o.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
@@ -62,10 +57,7 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
         return Ok(Parsed::Print(o.usage(USAGE)));
     }
     if m.opt_present("v") {
-        return Ok(Parsed::Print(format!(
-            "prol2tp {}",
-            env!("CARGO_PKG_VERSION")
-        )));
+        return Ok(Parsed::Print(format!("prol2tp {}", env!("CARGO_PKG_VERSION"))));
     }
     let timeout = match m.opt_str("t") {
         Some(s) => s
@@ -78,11 +70,7 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
     };
     let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
     let request = parse_command(&words)?;
-    Ok(Parsed::Run(Invocation {
-        request,
-        json: m.opt_present("j"),
-        timeout,
-    }))
+    Ok(Parsed::Run(Invocation { request, json: m.opt_present("j"), timeout }))
 }
 
 fn parse_command(words: &[&str]) -> Result<Request, String> {
@@ -93,18 +81,12 @@ fn parse_command(words: &[&str]) -> Result<Request, String> {
         ["show", "tunnel", t] => Request::ShowTunnel(sel(t)),
         ["show", "sessions"] => Request::ShowSessions(None),
         ["show", "sessions", t] => Request::ShowSessions(Some(sel(t))),
-        ["show", "session", t, s] => Request::ShowSession {
-            tunnel: sel(t),
-            session: sel(s),
-        },
+        ["show", "session", t, s] => Request::ShowSession { tunnel: sel(t), session: sel(s) },
         ["show", "statistics"] => Request::ShowStatistics,
         ["clear", "statistics"] => Request::ClearStatistics,
         ["reload"] => Request::Reload,
         ["delete", "tunnel", t] => Request::DeleteTunnel(sel(t)),
-        ["delete", "session", t, s] => Request::DeleteSession {
-            tunnel: sel(t),
-            session: sel(s),
-        },
+        ["delete", "session", t, s] => Request::DeleteSession { tunnel: sel(t), session: sel(s) },
         [] => return Err("no command given".into()),
         _ => return Err(format!("unknown command '{}'", words.join(" "))),
     })
@@ -125,10 +107,7 @@ fn main() -> ExitCode {
     };
     let path = control::control_path();
     let not_running = |e: &dyn std::fmt::Display| {
-        eprintln!(
-            "prol2tp: prol2tpd is not running or not reachable at {}: {e}",
-            path.display()
-        );
+        eprintln!("prol2tp: prol2tpd is not running or not reachable at {}: {e}", path.display());
         ExitCode::from(3)
     };
     let mut client = match Client::connect(&path) {
@@ -221,11 +200,7 @@ fn render_table(records: &[Record], cols: &[Column]) -> String {
     let heads: Vec<String> = cols.iter().map(|(h, _, w)| pad(h, *w)).collect();
     out.push_str(&format!("  {}\n", heads.join(" ").trim_end()));
     for r in records {
-        let mark = if matches!(r.get("network_created"), Some(Value::Bool(true))) {
-            '*'
-        } else {
-            ' '
-        };
+        let mark = if matches!(r.get("network_created"), Some(Value::Bool(true))) { '*' } else { ' ' };
         let cells: Vec<String> = cols
             .iter()
             .map(|(_, key, w)| {
@@ -295,29 +270,11 @@ mod tests {
     #[test]
     fn commands_parse() {
         assert_eq!(req("show tunnel 12"), Request::ShowTunnel(Selector::Id(12)));
-        assert_eq!(
-            req("show tunnel t1"),
-            Request::ShowTunnel(Selector::Name("t1".into()))
-        );
+        assert_eq!(req("show tunnel t1"), Request::ShowTunnel(Selector::Name("t1".into())));
         assert_eq!(req("show sessions"), Request::ShowSessions(None));
-        assert_eq!(
-            req("delete session t1 s1"),
-            Request::DeleteSession {
-                tunnel: Selector::Name("t1".into()),
-                session: Selector::Name("s1".into())
-            }
-        );
-        let Parsed::Run(i) = parse_args(&args("-j -t 2 show system")).unwrap() else {
-            panic!()
-        };
-        assert_eq!(
-            i,
-            Invocation {
-                request: Request::ShowSystem,
-                json: true,
-                timeout: Duration::from_secs(2)
-            }
-        );
+        assert_eq!(req("delete session t1 s1"), Request::DeleteSession { tunnel: Selector::Name("t1".into()), session: Selector::Name("s1".into()) });
+        let Parsed::Run(i) = parse_args(&args("-j -t 2 show system")).unwrap() else { panic!() };
+        assert_eq!(i, Invocation { request: Request::ShowSystem, json: true, timeout: Duration::from_secs(2) });
         assert!(parse_args(&args("show")).is_err());
         assert!(parse_args(&args("show tunnel")).is_err());
         assert!(parse_args(&args("")).is_err());
@@ -337,25 +294,14 @@ mod tests {
             .num("version", 2u64)
             .num("sessions", 1u64)
             .flag("network_created", true);
-        let text = render(
-            std::slice::from_ref(&t),
-            true,
-            Some(ListKind::Tunnels),
-            false,
-        );
+        let text = render(std::slice::from_ref(&t), true, Some(ListKind::Tunnels), false);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("      TUNNEL NAME"), "{text}");
         assert!(lines[1].starts_with("*          7 -"), "{text}");
-        assert!(
-            lines[1].contains("0:01:01") && lines[1].contains("192.0.2.1:1701"),
-            "{text}"
-        );
+        assert!(lines[1].contains("0:01:01") && lines[1].contains("192.0.2.1:1701"), "{text}");
         assert!(render(&[t.clone()], false, None, false).contains("state:           established\n"));
-        assert_eq!(
-            render(&[t.clone()], true, None, true).chars().next(),
-            Some('[')
-        );
+        assert_eq!(render(&[t.clone()], true, None, true).chars().next(), Some('['));
         assert!(render(&[t], false, None, true).starts_with("{\"tunnel_id\":7,\"name\":\"\""));
     }
 }

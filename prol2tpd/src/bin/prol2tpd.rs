@@ -80,7 +80,8 @@ fn main() -> ExitCode {
     let target = if opts.foreground {
         Target::Stderr
     } else {
-        let facility = log::parse_facility(opts.facility.as_deref().unwrap_or("daemon")).unwrap_or_else(|_| log::parse_facility("daemon").expect("daemon is a facility"));
+        let facility =
+            log::parse_facility(opts.facility.as_deref().unwrap_or("daemon")).unwrap_or_else(|_| log::parse_facility("daemon").expect("daemon is a facility"));
         Target::Syslog { facility, ident: "prol2tpd".into() }
     };
     if let Err(e) = log::init(target, Level::Debug) {

@@ -132,9 +132,7 @@ impl PeerMatch {
     pub fn rank(&self, addr: IpAddr) -> Option<i16> {
         match *self {
             PeerMatch::Any => Some(-1),
-            PeerMatch::Prefix { addr: net, len } => {
-                prefix_contains(net, len, addr).then_some(i16::from(len))
-            }
+            PeerMatch::Prefix { addr: net, len } => prefix_contains(net, len, addr).then_some(i16::from(len)),
         }
     }
 }
@@ -143,15 +141,11 @@ impl PeerMatch {
 fn prefix_contains(net: IpAddr, len: u8, addr: IpAddr) -> bool {
     match (net, addr) {
         (IpAddr::V4(n), IpAddr::V4(a)) => {
-            let mask = u32::MAX
-                .checked_shl(32u32.saturating_sub(u32::from(len)))
-                .unwrap_or(0);
+            let mask = u32::MAX.checked_shl(32u32.saturating_sub(u32::from(len))).unwrap_or(0);
             u32::from(n) & mask == u32::from(a) & mask
         }
         (IpAddr::V6(n), IpAddr::V6(a)) => {
-            let mask = u128::MAX
-                .checked_shl(128u32.saturating_sub(u32::from(len)))
-                .unwrap_or(0);
+            let mask = u128::MAX.checked_shl(128u32.saturating_sub(u32::from(len))).unwrap_or(0);
             u128::from(n) & mask == u128::from(a) & mask
         }
         _ => false,
@@ -196,10 +190,7 @@ impl Default for SystemConfig {
             host_name: None,
             router_id: None,
             dataplane: DataplaneKind::Auto,
-            listen: vec![
-                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            ],
+            listen: vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V6(Ipv6Addr::UNSPECIFIED)],
             max_running_scripts: 8,
         }
     }
@@ -499,11 +490,7 @@ impl Config {
     ///
     /// # Errors
     /// As [`Config::load`].
-    pub fn parse_str_with(
-        path: &Path,
-        text: &str,
-        options: LoadOptions,
-    ) -> Result<Config, ConfigError> {
+    pub fn parse_str_with(path: &Path, text: &str, options: LoadOptions) -> Result<Config, ConfigError> {
         let ini = IniFile::parse_str(path, text)?;
         parse::build(&ini, options)
     }
@@ -560,10 +547,7 @@ impl Config {
     }
 
     /// The session instances of tunnel instance `tunnel`, in file order.
-    pub fn sessions_of<'a>(
-        &'a self,
-        tunnel: &'a str,
-    ) -> impl Iterator<Item = &'a SessionInstance> + 'a {
+    pub fn sessions_of<'a>(&'a self, tunnel: &'a str) -> impl Iterator<Item = &'a SessionInstance> + 'a {
         self.sessions.iter().filter(move |s| s.tunnel == tunnel)
     }
 }

@@ -12,17 +12,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::ini::{
-    parse_bool, parse_choice, parse_duration, parse_hex_octets, parse_ifname, parse_nonempty,
-    parse_u16_range, parse_u32_range, value_error, ConfigError, DurationUnit, IniEntry, IniFile,
-    IniSection,
+    parse_bool, parse_choice, parse_duration, parse_hex_octets, parse_ifname, parse_nonempty, parse_u16_range, parse_u32_range, value_error, ConfigError,
+    DurationUnit, IniEntry, IniFile, IniSection,
 };
 use common::trace::TraceFlags;
 
 use super::{
-    CallType, Config, DataplaneKind, DigestKind, Encap, EthProfile, L2SpecType, L2tpVersion,
-    LoadOptions, PeerMatch, PeerProfile, PppProfile, PseudowireKind, SessionInstance,
-    SessionParams, SessionProfile, SystemConfig, TunnelInstance, TunnelParams, TunnelProfile,
-    DEFAULT_PROFILE, L2TP_PORT,
+    CallType, Config, DataplaneKind, DigestKind, Encap, EthProfile, L2SpecType, L2tpVersion, LoadOptions, PeerMatch, PeerProfile, PppProfile, PseudowireKind,
+    SessionInstance, SessionParams, SessionProfile, SystemConfig, TunnelInstance, TunnelParams, TunnelProfile, DEFAULT_PROFILE, L2TP_PORT,
 };
 
 /// Line on which each parameter was (last) set.
@@ -46,53 +43,19 @@ const TUNNEL: &str = "tunnel";
 const SESSION: &str = "session";
 
 /// Section kinds, in the order they are documented.
-const KINDS: [&str; 8] = [
-    SYSTEM,
-    PEER_PROFILE,
-    TUNNEL_PROFILE,
-    SESSION_PROFILE,
-    PPP_PROFILE,
-    ETH_PROFILE,
-    TUNNEL,
-    SESSION,
-];
+const KINDS: [&str; 8] = [SYSTEM, PEER_PROFILE, TUNNEL_PROFILE, SESSION_PROFILE, PPP_PROFILE, ETH_PROFILE, TUNNEL, SESSION];
 
 /// Builds the configuration from a parsed file.
 pub(super) fn build(ini: &IniFile, options: LoadOptions) -> Result<Config, ConfigError> {
     let path = ini.path.as_path();
     check_sections(ini)?;
-    let trace = if options.trace_all {
-        TraceFlags::ALL
-    } else {
-        TraceFlags::NONE
-    };
+    let trace = if options.trace_all { TraceFlags::ALL } else { TraceFlags::NONE };
     let system = build_system(path, ini)?;
-    let ppp = resolve_kind(path, ini, PPP_PROFILE, builtin_ppp(trace), |p, e| {
-        apply_ppp(path, p, e)
-    })?;
-    let eth = resolve_kind(path, ini, ETH_PROFILE, builtin_eth(trace), |p, e| {
-        apply_eth(path, p, e)
-    })?;
-    let sessions_p = resolve_kind(
-        path,
-        ini,
-        SESSION_PROFILE,
-        SessionParams::builtin(trace),
-        |p, e| apply_session(path, p, e),
-    )?;
-    let tunnels_p = resolve_kind(
-        path,
-        ini,
-        TUNNEL_PROFILE,
-        TunnelParams::builtin(trace),
-        |p, e| apply_tunnel(path, p, e),
-    )?;
-    let refs = Refs {
-        ppp: &ppp,
-        eth: &eth,
-        session: &sessions_p,
-        tunnel: &tunnels_p,
-    };
+    let ppp = resolve_kind(path, ini, PPP_PROFILE, builtin_ppp(trace), |p, e| apply_ppp(path, p, e))?;
+    let eth = resolve_kind(path, ini, ETH_PROFILE, builtin_eth(trace), |p, e| apply_eth(path, p, e))?;
+    let sessions_p = resolve_kind(path, ini, SESSION_PROFILE, SessionParams::builtin(trace), |p, e| apply_session(path, p, e))?;
+    let tunnels_p = resolve_kind(path, ini, TUNNEL_PROFILE, TunnelParams::builtin(trace), |p, e| apply_tunnel(path, p, e))?;
+    let refs = Refs { ppp: &ppp, eth: &eth, session: &sessions_p, tunnel: &tunnels_p };
     for s in sessions_p.values() {
         check_session_params(path, &s.value, &s.lines, s.header, &refs)?;
     }
@@ -105,26 +68,10 @@ pub(super) fn build(ini: &IniFile, options: LoadOptions) -> Result<Config, Confi
     Ok(Config {
         system,
         peer_profiles,
-        tunnel_profiles: finish(tunnels_p, |name, r| TunnelProfile {
-            name,
-            line: r.header,
-            params: r.value,
-        }),
-        session_profiles: finish(sessions_p, |name, r| SessionProfile {
-            name,
-            line: r.header,
-            params: r.value,
-        }),
-        ppp_profiles: finish(ppp, |name, r| PppProfile {
-            name,
-            line: r.header,
-            ..r.value
-        }),
-        eth_profiles: finish(eth, |name, r| EthProfile {
-            name,
-            line: r.header,
-            ..r.value
-        }),
+        tunnel_profiles: finish(tunnels_p, |name, r| TunnelProfile { name, line: r.header, params: r.value }),
+        session_profiles: finish(sessions_p, |name, r| SessionProfile { name, line: r.header, params: r.value }),
+        ppp_profiles: finish(ppp, |name, r| PppProfile { name, line: r.header, ..r.value }),
+        eth_profiles: finish(eth, |name, r| EthProfile { name, line: r.header, ..r.value }),
         tunnels: tunnels.into_iter().map(|(t, _)| t).collect(),
         sessions,
     })
@@ -152,13 +99,8 @@ impl Refs<'_> {
 }
 
 /// Turns resolved profiles into the public map.
-fn finish<P, Q>(
-    map: BTreeMap<String, Resolved<P>>,
-    f: impl Fn(String, Resolved<P>) -> Q,
-) -> BTreeMap<String, Q> {
-    map.into_iter()
-        .map(|(name, r)| (name.clone(), f(name, r)))
-        .collect()
+fn finish<P, Q>(map: BTreeMap<String, Resolved<P>>, f: impl Fn(String, Resolved<P>) -> Q) -> BTreeMap<String, Q> {
+    map.into_iter().map(|(name, r)| (name.clone(), f(name, r))).collect()
 }
 
 /// An error at `line`, or about the whole file when there is no line.
@@ -171,9 +113,7 @@ fn err_at(path: &Path, line: Option<usize>, message: impl Into<String>) -> Confi
 
 /// The line of the first of `keys` set in `lines`, else `fallback`.
 fn line_of(lines: &Lines, keys: &[&str], fallback: Option<usize>) -> Option<usize> {
-    keys.iter()
-        .find_map(|k| lines.get(*k).copied())
-        .or(fallback)
+    keys.iter().find_map(|k| lines.get(*k).copied()).or(fallback)
 }
 
 /// `[kind "name"]` as written in the file.
@@ -190,36 +130,15 @@ fn check_sections(ini: &IniFile) -> Result<(), ConfigError> {
     let mut seen: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
     for s in &ini.sections {
         if !KINDS.contains(&s.kind.as_str()) {
-            return Err(ConfigError::at(
-                path,
-                s.line,
-                format!(
-                    "unknown section kind `{}` (expected one of {})",
-                    s.kind,
-                    KINDS.join(", ")
-                ),
-            ));
+            return Err(ConfigError::at(path, s.line, format!("unknown section kind `{}` (expected one of {})", s.kind, KINDS.join(", "))));
         }
         match (s.kind == SYSTEM, &s.name) {
             (true, Some(_)) => return Err(ConfigError::at(path, s.line, "[system] takes no name")),
-            (false, None) => {
-                return Err(ConfigError::at(
-                    path,
-                    s.line,
-                    format!("section needs a name: [{} \"NAME\"]", s.kind),
-                ))
-            }
+            (false, None) => return Err(ConfigError::at(path, s.line, format!("section needs a name: [{} \"NAME\"]", s.kind))),
             _ => {}
         }
         if let Some(first) = seen.insert((s.kind.as_str(), s.name.as_deref()), s.line) {
-            return Err(ConfigError::at(
-                path,
-                s.line,
-                format!(
-                    "duplicate section {} (first at line {first})",
-                    header_text(s)
-                ),
-            ));
+            return Err(ConfigError::at(path, s.line, format!("duplicate section {} (first at line {first})", header_text(s))));
         }
     }
     Ok(())
@@ -227,11 +146,7 @@ fn check_sections(ini: &IniFile) -> Result<(), ConfigError> {
 
 /// The error for a key a section does not take.
 fn unknown_key(path: &Path, section: &IniSection, e: &IniEntry) -> ConfigError {
-    ConfigError::at(
-        path,
-        e.line,
-        format!("unknown parameter `{}` in [{}]", e.key, section.kind),
-    )
+    ConfigError::at(path, e.line, format!("unknown parameter `{}` in [{}]", e.key, section.kind))
 }
 
 /// Resolves every profile of `kind`: `default` (built-in, then the file's),
@@ -244,11 +159,7 @@ fn resolve_kind<P: Clone>(
     apply: impl Fn(&mut P, &IniEntry) -> Result<bool, ConfigError>,
 ) -> Result<BTreeMap<String, Resolved<P>>, ConfigError> {
     let apply_section = |base: &Resolved<P>, s: &IniSection| -> Result<Resolved<P>, ConfigError> {
-        let mut r = Resolved {
-            value: base.value.clone(),
-            header: Some(s.line),
-            lines: base.lines.clone(),
-        };
+        let mut r = Resolved { value: base.value.clone(), header: Some(s.line), lines: base.lines.clone() };
         for e in &s.entries {
             if !apply(&mut r.value, e)? {
                 return Err(unknown_key(path, s, e));
@@ -257,16 +168,9 @@ fn resolve_kind<P: Clone>(
         }
         Ok(r)
     };
-    let mut default = Resolved {
-        value: builtin,
-        header: None,
-        lines: Lines::new(),
-    };
+    let mut default = Resolved { value: builtin, header: None, lines: Lines::new() };
     let sections: Vec<&IniSection> = ini.sections_of(kind).collect();
-    if let Some(s) = sections
-        .iter()
-        .find(|s| s.name.as_deref() == Some(DEFAULT_PROFILE))
-    {
+    if let Some(s) = sections.iter().find(|s| s.name.as_deref() == Some(DEFAULT_PROFILE)) {
         default = apply_section(&default, s)?;
     }
     let mut out = BTreeMap::new();
@@ -281,8 +185,7 @@ fn resolve_kind<P: Clone>(
 
 /// Parses a `trace_flags` value.
 fn parse_trace(path: &Path, e: &IniEntry) -> Result<TraceFlags, ConfigError> {
-    TraceFlags::parse(&e.value)
-        .map_err(|m| ConfigError::at(path, e.line, format!("bad `{}`: {m}", e.key)))
+    TraceFlags::parse(&e.value).map_err(|m| ConfigError::at(path, e.line, format!("bad `{}`: {m}", e.key)))
 }
 
 /// Parses a profile name (checked to exist later).
@@ -297,29 +200,16 @@ fn optional_string(e: &IniEntry) -> Option<String> {
 
 /// Parses `ADDR`, `ADDR:PORT`, `[V6ADDR]` or `[V6ADDR]:PORT`; a missing
 /// port is `default_port`. Host names are not accepted (no DNS).
-pub(super) fn parse_socket_addr(
-    path: &Path,
-    e: &IniEntry,
-    default_port: u16,
-) -> Result<SocketAddr, ConfigError> {
+pub(super) fn parse_socket_addr(path: &Path, e: &IniEntry, default_port: u16) -> Result<SocketAddr, ConfigError> {
     let v = e.value.trim();
     let parsed = if let Ok(ip) = v.parse::<IpAddr>() {
         Some(SocketAddr::new(ip, default_port))
     } else if let Some(inner) = v.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-        inner
-            .parse::<IpAddr>()
-            .ok()
-            .map(|ip| SocketAddr::new(ip, default_port))
+        inner.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, default_port))
     } else {
         v.parse::<SocketAddr>().ok().filter(|sa| sa.port() != 0)
     };
-    parsed.ok_or_else(|| {
-        value_error(
-            path,
-            e,
-            "an IP address with an optional port: 192.0.2.1, 192.0.2.1:1701, [2001:db8::1]:1701",
-        )
-    })
+    parsed.ok_or_else(|| value_error(path, e, "an IP address with an optional port: 192.0.2.1, 192.0.2.1:1701, [2001:db8::1]:1701"))
 }
 
 /// Parses `any`, `ADDR` or `ADDR/LEN`.
@@ -328,13 +218,7 @@ fn parse_peer_match(path: &Path, e: &IniEntry) -> Result<PeerMatch, ConfigError>
     if v.eq_ignore_ascii_case("any") {
         return Ok(PeerMatch::Any);
     }
-    let bad = || {
-        value_error(
-            path,
-            e,
-            "`any`, an address or a prefix such as 192.0.2.0/24 or 2001:db8::/32",
-        )
-    };
+    let bad = || value_error(path, e, "`any`, an address or a prefix such as 192.0.2.0/24 or 2001:db8::/32");
     let (addr_text, len_text) = match v.split_once('/') {
         Some((a, l)) => (a, Some(l)),
         None => (v, None),
@@ -343,18 +227,12 @@ fn parse_peer_match(path: &Path, e: &IniEntry) -> Result<PeerMatch, ConfigError>
     let max: u8 = if addr.is_ipv4() { 32 } else { 128 };
     let len = match len_text {
         None => max,
-        Some(l) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
-            l.parse::<u8>().ok().filter(|&n| n <= max).ok_or_else(bad)?
-        }
+        Some(l) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => l.parse::<u8>().ok().filter(|&n| n <= max).ok_or_else(bad)?,
         Some(_) => return Err(bad()),
     };
     let net = mask_addr(addr, len);
     if net != addr {
-        return Err(ConfigError::at(
-            path,
-            e.line,
-            format!("`{v}` has host bits set: did you mean {net}/{len}?"),
-        ));
+        return Err(ConfigError::at(path, e.line, format!("`{v}` has host bits set: did you mean {net}/{len}?")));
     }
     Ok(PeerMatch::Prefix { addr, len })
 }
@@ -363,15 +241,11 @@ fn parse_peer_match(path: &Path, e: &IniEntry) -> Result<PeerMatch, ConfigError>
 fn mask_addr(addr: IpAddr, len: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
-            let mask = u32::MAX
-                .checked_shl(32u32.saturating_sub(u32::from(len)))
-                .unwrap_or(0);
+            let mask = u32::MAX.checked_shl(32u32.saturating_sub(u32::from(len))).unwrap_or(0);
             IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask))
         }
         IpAddr::V6(a) => {
-            let mask = u128::MAX
-                .checked_shl(128u32.saturating_sub(u32::from(len)))
-                .unwrap_or(0);
+            let mask = u128::MAX.checked_shl(128u32.saturating_sub(u32::from(len))).unwrap_or(0);
             IpAddr::V6((u128::from(a) & mask).into())
         }
     }
@@ -385,11 +259,7 @@ fn parse_router_id(path: &Path, e: &IniEntry) -> Result<u32, ConfigError> {
         Err(_) => parse_u32_range(path, e, 1, u32::MAX)?,
     };
     if id == 0 {
-        return Err(value_error(
-            path,
-            e,
-            "a non-zero router id (dotted quad or integer)",
-        ));
+        return Err(value_error(path, e, "a non-zero router id (dotted quad or integer)"));
     }
     Ok(id)
 }
@@ -418,21 +288,14 @@ fn build_system(path: &Path, ini: &IniFile) -> Result<SystemConfig, ConfigError>
             "trace_flags" => sys.trace_flags = parse_trace(path, e)?,
             "max_tunnels" => sys.max_tunnels = parse_u32_range(path, e, 0, 65535)?,
             "max_sessions" => sys.max_sessions = parse_u32_range(path, e, 0, u32::MAX)?,
-            "max_halfopen_tunnels" => {
-                sys.max_halfopen_tunnels = parse_u32_range(path, e, 0, 65535)?
-            }
+            "max_halfopen_tunnels" => sys.max_halfopen_tunnels = parse_u32_range(path, e, 0, 65535)?,
             "host_name" => sys.host_name = Some(parse_nonempty(path, e)?),
             "router_id" => sys.router_id = Some(parse_router_id(path, e)?),
             "dataplane" => {
                 sys.dataplane = parse_choice(
                     path,
                     e,
-                    &[
-                        ("auto", DataplaneKind::Auto),
-                        ("kernel", DataplaneKind::Kernel),
-                        ("userspace", DataplaneKind::Userspace),
-                        ("null", DataplaneKind::Null),
-                    ],
+                    &[("auto", DataplaneKind::Auto), ("kernel", DataplaneKind::Kernel), ("userspace", DataplaneKind::Userspace), ("null", DataplaneKind::Null)],
                 )?
             }
             "listen" => sys.listen = parse_ip_list(path, e)?,
@@ -445,25 +308,12 @@ fn build_system(path: &Path, ini: &IniFile) -> Result<SystemConfig, ConfigError>
 
 /// Built-in `[ppp_profile "default"]`.
 fn builtin_ppp(trace: TraceFlags) -> PppProfile {
-    PppProfile {
-        name: DEFAULT_PROFILE.into(),
-        line: None,
-        mtu: 1500,
-        mru: 1500,
-        trace_flags: trace,
-        pppd_options: None,
-    }
+    PppProfile { name: DEFAULT_PROFILE.into(), line: None, mtu: 1500, mru: 1500, trace_flags: trace, pppd_options: None }
 }
 
 /// Built-in `[eth_profile "default"]`.
 fn builtin_eth(trace: TraceFlags) -> EthProfile {
-    EthProfile {
-        name: DEFAULT_PROFILE.into(),
-        line: None,
-        mtu: None,
-        bridge: None,
-        trace_flags: trace,
-    }
+    EthProfile { name: DEFAULT_PROFILE.into(), line: None, mtu: None, bridge: None, trace_flags: trace }
 }
 
 /// Applies one `[ppp_profile]` parameter; `Ok(false)` for an unknown key.
@@ -482,13 +332,7 @@ fn apply_ppp(path: &Path, p: &mut PppProfile, e: &IniEntry) -> Result<bool, Conf
 fn apply_eth(path: &Path, p: &mut EthProfile, e: &IniEntry) -> Result<bool, ConfigError> {
     match e.key.as_str() {
         "mtu" => p.mtu = Some(parse_u16_range(path, e, 64, u16::MAX)?),
-        "bridge" => {
-            p.bridge = if e.value.is_empty() {
-                None
-            } else {
-                Some(parse_ifname(path, e)?)
-            }
-        }
+        "bridge" => p.bridge = if e.value.is_empty() { None } else { Some(parse_ifname(path, e)?) },
         "trace_flags" => p.trace_flags = parse_trace(path, e)?,
         _ => return Ok(false),
     }
@@ -498,41 +342,19 @@ fn apply_eth(path: &Path, p: &mut EthProfile, e: &IniEntry) -> Result<bool, Conf
 /// Applies one tunnel parameter (profiles and instances); `Ok(false)` for
 /// an unknown key.
 fn apply_tunnel(path: &Path, p: &mut TunnelParams, e: &IniEntry) -> Result<bool, ConfigError> {
-    let ms = |lo: u64, hi: u64| {
-        parse_duration(
-            path,
-            e,
-            DurationUnit::Millis,
-            Duration::from_millis(lo),
-            Duration::from_millis(hi),
-        )
-    };
+    let ms = |lo: u64, hi: u64| parse_duration(path, e, DurationUnit::Millis, Duration::from_millis(lo), Duration::from_millis(hi));
     match e.key.as_str() {
         "peer" => p.peer = Some(parse_socket_addr(path, e, L2TP_PORT)?),
         "local" => p.local = Some(parse_socket_addr(path, e, 0)?),
-        "version" => {
-            p.version = parse_choice(path, e, &[("2", L2tpVersion::V2), ("3", L2tpVersion::V3)])?
-        }
+        "version" => p.version = parse_choice(path, e, &[("2", L2tpVersion::V2), ("3", L2tpVersion::V3)])?,
         "v2_fallback" => p.v2_fallback = parse_bool(path, e)?,
         "encap" => p.encap = parse_choice(path, e, &[("udp", Encap::Udp), ("ip", Encap::Ip)])?,
         "secret" => p.secret = optional_string(e),
         "hide_avps" => p.hide_avps = parse_bool(path, e)?,
-        "digest" => {
-            p.digest = parse_choice(
-                path,
-                e,
-                &[("md5", DigestKind::Md5), ("sha1", DigestKind::Sha1)],
-            )?
-        }
+        "digest" => p.digest = parse_choice(path, e, &[("md5", DigestKind::Md5), ("sha1", DigestKind::Sha1)])?,
         "host_name" => p.host_name = optional_string(e),
         "hello_timeout" => {
-            let d = parse_duration(
-                path,
-                e,
-                DurationUnit::Secs,
-                Duration::ZERO,
-                Duration::from_secs(3600),
-            )?;
+            let d = parse_duration(path, e, DurationUnit::Secs, Duration::ZERO, Duration::from_secs(3600))?;
             p.hello_timeout = (!d.is_zero()).then_some(d);
         }
         "retry_timeout" => p.retry_timeout = ms(100, 60_000)?,
@@ -553,34 +375,12 @@ fn apply_tunnel(path: &Path, p: &mut TunnelParams, e: &IniEntry) -> Result<bool,
 /// an unknown key.
 fn apply_session(path: &Path, p: &mut SessionParams, e: &IniEntry) -> Result<bool, ConfigError> {
     match e.key.as_str() {
-        "pseudowire" => {
-            p.pseudowire = parse_choice(
-                path,
-                e,
-                &[
-                    ("ppp", PseudowireKind::Ppp),
-                    ("eth", PseudowireKind::Eth),
-                    ("vlan", PseudowireKind::Vlan),
-                ],
-            )?
-        }
+        "pseudowire" => p.pseudowire = parse_choice(path, e, &[("ppp", PseudowireKind::Ppp), ("eth", PseudowireKind::Eth), ("vlan", PseudowireKind::Vlan)])?,
         "cookie" => p.cookie = parse_hex_octets(path, e, &[0, 4, 8])?,
         "peer_cookie" => p.peer_cookie = parse_hex_octets(path, e, &[0, 4, 8])?,
-        "l2spec_type" => {
-            p.l2spec_type = parse_choice(
-                path,
-                e,
-                &[("none", L2SpecType::None), ("default", L2SpecType::Default)],
-            )?
-        }
+        "l2spec_type" => p.l2spec_type = parse_choice(path, e, &[("none", L2SpecType::None), ("default", L2SpecType::Default)])?,
         "seqnum" => p.seqnum = parse_bool(path, e)?,
-        "interface_name" => {
-            p.interface_name = if e.value.is_empty() {
-                None
-            } else {
-                Some(parse_ifname(path, e)?)
-            }
-        }
+        "interface_name" => p.interface_name = if e.value.is_empty() { None } else { Some(parse_ifname(path, e)?) },
         "vlan_id" => p.vlan_id = Some(parse_u16_range(path, e, 1, 4094)?),
         "trace_flags" => p.trace_flags = parse_trace(path, e)?,
         "ppp_profile" => p.ppp_profile = Some(parse_name(path, e)?),
@@ -591,39 +391,19 @@ fn apply_session(path: &Path, p: &mut SessionParams, e: &IniEntry) -> Result<boo
 }
 
 /// Checks that a profile reference `key = name` resolves.
-fn check_ref(
-    path: &Path,
-    refs: &Refs<'_>,
-    kind: &str,
-    name: &str,
-    line: Option<usize>,
-) -> Result<(), ConfigError> {
+fn check_ref(path: &Path, refs: &Refs<'_>, kind: &str, name: &str, line: Option<usize>) -> Result<(), ConfigError> {
     if refs.has(kind, name) {
         Ok(())
     } else {
-        Err(err_at(
-            path,
-            line,
-            format!("no [{kind} \"{name}\"] is defined"),
-        ))
+        Err(err_at(path, line, format!("no [{kind} \"{name}\"] is defined")))
     }
 }
 
 /// Cross-checks resolved tunnel parameters.
-fn check_tunnel_params(
-    path: &Path,
-    p: &TunnelParams,
-    lines: &Lines,
-    header: Option<usize>,
-    refs: &Refs<'_>,
-) -> Result<(), ConfigError> {
+fn check_tunnel_params(path: &Path, p: &TunnelParams, lines: &Lines, header: Option<usize>, refs: &Refs<'_>) -> Result<(), ConfigError> {
     if p.encap == Encap::Ip && p.version == L2tpVersion::V2 {
         let line = line_of(lines, &["encap", "version"], header);
-        return Err(err_at(
-            path,
-            line,
-            "`encap = ip` needs `version = 3` (L2TPv2 runs over UDP only)",
-        ));
+        return Err(err_at(path, line, "`encap = ip` needs `version = 3` (L2TPv2 runs over UDP only)"));
     }
     if p.hide_avps && p.secret.is_none() {
         let line = line_of(lines, &["hide_avps", "secret"], header);
@@ -631,79 +411,31 @@ fn check_tunnel_params(
     }
     if p.max_retry_timeout < p.retry_timeout {
         let line = line_of(lines, &["max_retry_timeout", "retry_timeout"], header);
-        return Err(err_at(
-            path,
-            line,
-            "`max_retry_timeout` is less than `retry_timeout`",
-        ));
+        return Err(err_at(path, line, "`max_retry_timeout` is less than `retry_timeout`"));
     }
-    check_ref(
-        path,
-        refs,
-        SESSION_PROFILE,
-        &p.session_profile,
-        line_of(lines, &["session_profile"], header),
-    )?;
-    check_ref(
-        path,
-        refs,
-        PPP_PROFILE,
-        &p.ppp_profile,
-        line_of(lines, &["ppp_profile"], header),
-    )?;
-    check_ref(
-        path,
-        refs,
-        ETH_PROFILE,
-        &p.eth_profile,
-        line_of(lines, &["eth_profile"], header),
-    )
+    check_ref(path, refs, SESSION_PROFILE, &p.session_profile, line_of(lines, &["session_profile"], header))?;
+    check_ref(path, refs, PPP_PROFILE, &p.ppp_profile, line_of(lines, &["ppp_profile"], header))?;
+    check_ref(path, refs, ETH_PROFILE, &p.eth_profile, line_of(lines, &["eth_profile"], header))
 }
 
 /// Cross-checks resolved session parameters (profiles and instances).
-fn check_session_params(
-    path: &Path,
-    p: &SessionParams,
-    lines: &Lines,
-    header: Option<usize>,
-    refs: &Refs<'_>,
-) -> Result<(), ConfigError> {
+fn check_session_params(path: &Path, p: &SessionParams, lines: &Lines, header: Option<usize>, refs: &Refs<'_>) -> Result<(), ConfigError> {
     if p.vlan_id.is_some() && p.pseudowire != PseudowireKind::Vlan {
         let line = line_of(lines, &["vlan_id", "pseudowire"], header);
-        return Err(err_at(
-            path,
-            line,
-            "`vlan_id` is only for `pseudowire = vlan`",
-        ));
+        return Err(err_at(path, line, "`vlan_id` is only for `pseudowire = vlan`"));
     }
     if let Some(name) = &p.ppp_profile {
-        check_ref(
-            path,
-            refs,
-            PPP_PROFILE,
-            name,
-            line_of(lines, &["ppp_profile"], header),
-        )?;
+        check_ref(path, refs, PPP_PROFILE, name, line_of(lines, &["ppp_profile"], header))?;
     }
     if let Some(name) = &p.eth_profile {
-        check_ref(
-            path,
-            refs,
-            ETH_PROFILE,
-            name,
-            line_of(lines, &["eth_profile"], header),
-        )?;
+        check_ref(path, refs, ETH_PROFILE, name, line_of(lines, &["eth_profile"], header))?;
     }
     Ok(())
 }
 
 /// Peer profiles: `default` (built-in or the file's) and the named ones.
 /// `peer` is never inherited; the profile references are, from `default`.
-fn build_peer_profiles(
-    path: &Path,
-    ini: &IniFile,
-    refs: &Refs<'_>,
-) -> Result<Vec<PeerProfile>, ConfigError> {
+fn build_peer_profiles(path: &Path, ini: &IniFile, refs: &Refs<'_>) -> Result<Vec<PeerProfile>, ConfigError> {
     let builtin = PeerProfile {
         name: DEFAULT_PROFILE.into(),
         line: None,
@@ -714,9 +446,7 @@ fn build_peer_profiles(
         eth_profile: DEFAULT_PROFILE.into(),
     };
     let sections: Vec<&IniSection> = ini.sections_of(PEER_PROFILE).collect();
-    let default_section = sections
-        .iter()
-        .find(|s| s.name.as_deref() == Some(DEFAULT_PROFILE));
+    let default_section = sections.iter().find(|s| s.name.as_deref() == Some(DEFAULT_PROFILE));
     let default = match default_section {
         Some(s) => peer_profile_from(path, s, &builtin, refs)?,
         None => builtin.clone(),
@@ -727,19 +457,11 @@ fn build_peer_profiles(
     }
     let mut seen: Vec<(PeerMatch, usize)> = Vec::new();
     for s in sections {
-        let p = if s.name.as_deref() == Some(DEFAULT_PROFILE) {
-            default.clone()
-        } else {
-            peer_profile_from(path, s, &default, refs)?
-        };
+        let p = if s.name.as_deref() == Some(DEFAULT_PROFILE) { default.clone() } else { peer_profile_from(path, s, &default, refs)? };
         if let Some(m) = p.peer {
             let line = s.get("peer").map_or(s.line, |e| e.line);
             if let Some((_, first)) = seen.iter().find(|(other, _)| *other == m) {
-                return Err(ConfigError::at(
-                    path,
-                    line,
-                    format!("the same `peer` is already matched by the profile at line {first}"),
-                ));
+                return Err(ConfigError::at(path, line, format!("the same `peer` is already matched by the profile at line {first}")));
             }
             seen.push((m, line));
         }
@@ -749,18 +471,8 @@ fn build_peer_profiles(
 }
 
 /// One `[peer_profile]` section over `base`.
-fn peer_profile_from(
-    path: &Path,
-    s: &IniSection,
-    base: &PeerProfile,
-    refs: &Refs<'_>,
-) -> Result<PeerProfile, ConfigError> {
-    let mut p = PeerProfile {
-        name: s.name.clone().unwrap_or_default(),
-        line: Some(s.line),
-        peer: None,
-        ..base.clone()
-    };
+fn peer_profile_from(path: &Path, s: &IniSection, base: &PeerProfile, refs: &Refs<'_>) -> Result<PeerProfile, ConfigError> {
+    let mut p = PeerProfile { name: s.name.clone().unwrap_or_default(), line: Some(s.line), peer: None, ..base.clone() };
     for e in &s.entries {
         let (kind, slot) = match e.key.as_str() {
             "peer" => {
@@ -781,11 +493,7 @@ fn peer_profile_from(
 }
 
 /// Tunnel instances in file order, each with the lines of its parameters.
-fn build_tunnels(
-    path: &Path,
-    ini: &IniFile,
-    refs: &Refs<'_>,
-) -> Result<Vec<(TunnelInstance, Lines)>, ConfigError> {
+fn build_tunnels(path: &Path, ini: &IniFile, refs: &Refs<'_>) -> Result<Vec<(TunnelInstance, Lines)>, ConfigError> {
     let mut out = Vec::new();
     for s in ini.sections_of(TUNNEL) {
         let profile_name = match s.get(TUNNEL_PROFILE) {
@@ -796,10 +504,7 @@ fn build_tunnels(
             }
             None => DEFAULT_PROFILE.to_string(),
         };
-        let profile = refs
-            .tunnel
-            .get(&profile_name)
-            .ok_or_else(|| ConfigError::at(path, s.line, "tunnel profile vanished"))?;
+        let profile = refs.tunnel.get(&profile_name).ok_or_else(|| ConfigError::at(path, s.line, "tunnel profile vanished"))?;
         let mut params = profile.value.clone();
         let mut lines = profile.lines.clone();
         let mut persist = false;
@@ -814,56 +519,28 @@ fn build_tunnels(
         }
         check_tunnel_params(path, &params, &lines, Some(s.line), refs)?;
         let Some(peer) = params.peer else {
-            return Err(ConfigError::at(
-                path,
-                s.line,
-                format!("{} needs a `peer`", header_text(s)),
-            ));
+            return Err(ConfigError::at(path, s.line, format!("{} needs a `peer`", header_text(s))));
         };
         let name = s.name.clone().unwrap_or_default();
-        let instance = TunnelInstance {
-            name,
-            line: s.line,
-            tunnel_profile: profile_name,
-            peer,
-            persist,
-            params,
-        };
+        let instance = TunnelInstance { name, line: s.line, tunnel_profile: profile_name, peer, persist, params };
         out.push((instance, lines));
     }
     Ok(out)
 }
 
 /// Session instances in file order.
-fn build_sessions(
-    path: &Path,
-    ini: &IniFile,
-    refs: &Refs<'_>,
-    tunnels: &[(TunnelInstance, Lines)],
-) -> Result<Vec<SessionInstance>, ConfigError> {
+fn build_sessions(path: &Path, ini: &IniFile, refs: &Refs<'_>, tunnels: &[(TunnelInstance, Lines)]) -> Result<Vec<SessionInstance>, ConfigError> {
     let mut out = Vec::new();
     for s in ini.sections_of(SESSION) {
         let full = s.name.as_deref().unwrap_or_default();
         let (tunnel_name, name) = full
             .split_once('/')
             .filter(|(t, n)| !t.is_empty() && !n.is_empty())
-            .ok_or_else(|| {
-                ConfigError::at(
-                    path,
-                    s.line,
-                    format!("session name `{full}` must be TUNNEL/NAME"),
-                )
-            })?;
+            .ok_or_else(|| ConfigError::at(path, s.line, format!("session name `{full}` must be TUNNEL/NAME")))?;
         let (tunnel, _) = tunnels
             .iter()
             .find(|(t, _)| t.name == tunnel_name)
-            .ok_or_else(|| {
-                ConfigError::at(
-                    path,
-                    s.line,
-                    format!("no [tunnel \"{tunnel_name}\"] is defined"),
-                )
-            })?;
+            .ok_or_else(|| ConfigError::at(path, s.line, format!("no [tunnel \"{tunnel_name}\"] is defined")))?;
         let profile_name = match s.get(SESSION_PROFILE) {
             Some(e) => {
                 let n = parse_name(path, e)?;
@@ -872,10 +549,7 @@ fn build_sessions(
             }
             None => tunnel.params.session_profile.clone(),
         };
-        let profile = refs
-            .session
-            .get(&profile_name)
-            .ok_or_else(|| ConfigError::at(path, s.line, "session profile vanished"))?;
+        let profile = refs.session.get(&profile_name).ok_or_else(|| ConfigError::at(path, s.line, "session profile vanished"))?;
         let mut params = profile.value.clone();
         let mut lines = profile.lines.clone();
         let mut call_type = CallType::Incoming;
@@ -883,28 +557,15 @@ fn build_sessions(
         for e in &s.entries {
             match e.key.as_str() {
                 SESSION_PROFILE => {}
-                "call_type" => {
-                    call_type = parse_choice(
-                        path,
-                        e,
-                        &[
-                            ("incoming", CallType::Incoming),
-                            ("outgoing", CallType::Outgoing),
-                        ],
-                    )?
-                }
+                "call_type" => call_type = parse_choice(path, e, &[("incoming", CallType::Incoming), ("outgoing", CallType::Outgoing)])?,
                 "user_name" => user_name = optional_string(e),
                 _ if apply_session(path, &mut params, e)? => {}
                 _ => return Err(unknown_key(path, s, e)),
             }
             lines.insert(e.key.clone(), e.line);
         }
-        params
-            .ppp_profile
-            .get_or_insert_with(|| tunnel.params.ppp_profile.clone());
-        params
-            .eth_profile
-            .get_or_insert_with(|| tunnel.params.eth_profile.clone());
+        params.ppp_profile.get_or_insert_with(|| tunnel.params.ppp_profile.clone());
+        params.eth_profile.get_or_insert_with(|| tunnel.params.eth_profile.clone());
         check_session_params(path, &params, &lines, Some(s.line), refs)?;
         check_session_in_tunnel(path, &params, &lines, s.line, tunnel)?;
         out.push(SessionInstance {
@@ -921,13 +582,7 @@ fn build_sessions(
 }
 
 /// Checks a session instance against its tunnel's version.
-fn check_session_in_tunnel(
-    path: &Path,
-    p: &SessionParams,
-    lines: &Lines,
-    header: usize,
-    tunnel: &TunnelInstance,
-) -> Result<(), ConfigError> {
+fn check_session_in_tunnel(path: &Path, p: &SessionParams, lines: &Lines, header: usize, tunnel: &TunnelInstance) -> Result<(), ConfigError> {
     if p.pseudowire == PseudowireKind::Vlan && p.vlan_id.is_none() {
         let line = line_of(lines, &["pseudowire"], Some(header));
         return Err(err_at(path, line, "`pseudowire = vlan` needs a `vlan_id`"));
@@ -935,22 +590,11 @@ fn check_session_in_tunnel(
     if tunnel.params.version == L2tpVersion::V2 {
         if p.pseudowire != PseudowireKind::Ppp {
             let line = line_of(lines, &["pseudowire"], Some(header));
-            return Err(err_at(
-                path,
-                line,
-                format!(
-                    "tunnel \"{}\" is L2TPv2, which carries only `pseudowire = ppp`",
-                    tunnel.name
-                ),
-            ));
+            return Err(err_at(path, line, format!("tunnel \"{}\" is L2TPv2, which carries only `pseudowire = ppp`", tunnel.name)));
         }
         if !p.cookie.is_empty() || !p.peer_cookie.is_empty() {
             let line = line_of(lines, &["cookie", "peer_cookie"], Some(header));
-            return Err(err_at(
-                path,
-                line,
-                format!("cookies need L2TPv3; tunnel \"{}\" is L2TPv2", tunnel.name),
-            ));
+            return Err(err_at(path, line, format!("cookies need L2TPv3; tunnel \"{}\" is L2TPv2", tunnel.name)));
         }
     }
     Ok(())

@@ -38,18 +38,12 @@ fn empty_file_gives_builtin_defaults() {
     assert_eq!(c.system, SystemConfig::default());
     assert_eq!(c.system.udp_port, 1701);
     assert_eq!(c.system.max_halfopen_tunnels, 100);
-    assert_eq!(
-        c.system.listen,
-        vec![v4("0.0.0.0"), IpAddr::V6(Ipv6Addr::UNSPECIFIED)]
-    );
+    assert_eq!(c.system.listen, vec![v4("0.0.0.0"), IpAddr::V6(Ipv6Addr::UNSPECIFIED)]);
     let t = c.tunnel_profile(None).unwrap();
     assert_eq!(t.line, None);
     assert_eq!(t.params, TunnelParams::builtin(TraceFlags::NONE));
     assert_eq!(t.params.hello_timeout, Some(Duration::from_secs(60)));
-    assert_eq!(
-        c.session_profile(None).unwrap().params,
-        SessionParams::builtin(TraceFlags::NONE)
-    );
+    assert_eq!(c.session_profile(None).unwrap().params, SessionParams::builtin(TraceFlags::NONE));
     assert_eq!(c.ppp_profile(None).unwrap().mru, 1500);
     assert_eq!(c.eth_profile(None).unwrap().mtu, None);
     assert_eq!(c.peer_profiles.len(), 1);
@@ -69,30 +63,15 @@ fn every_system_parameter() {
     let s = &c.system;
     assert_eq!(s.udp_port, 1702);
     assert_eq!(s.trace_flags, TraceFlags::PROTOCOL | TraceFlags::FSM);
-    assert_eq!(
-        (s.max_tunnels, s.max_sessions, s.max_halfopen_tunnels),
-        (200, 5000, 0)
-    );
+    assert_eq!((s.max_tunnels, s.max_sessions, s.max_halfopen_tunnels), (200, 5000, 0));
     assert_eq!(s.host_name.as_deref(), Some("lns1"));
     assert_eq!(s.router_id, Some(0xc000_0207));
     assert_eq!(s.dataplane, DataplaneKind::Userspace);
-    assert_eq!(
-        s.listen,
-        vec![v4("192.0.2.1"), "2001:db8::1".parse().unwrap()]
-    );
+    assert_eq!(s.listen, vec![v4("192.0.2.1"), "2001:db8::1".parse().unwrap()]);
     assert_eq!(s.max_running_scripts, 3);
-    assert_eq!(
-        parse("[system]\nrouter_id = 42\n").system.router_id,
-        Some(42)
-    );
-    assert_eq!(
-        parse("[system]\ndataplane = NULL\n").system.dataplane,
-        DataplaneKind::Null
-    );
-    assert_eq!(
-        parse("[system]\ntrace_flags = 0x3\n").system.trace_flags.0,
-        3
-    );
+    assert_eq!(parse("[system]\nrouter_id = 42\n").system.router_id, Some(42));
+    assert_eq!(parse("[system]\ndataplane = NULL\n").system.dataplane, DataplaneKind::Null);
+    assert_eq!(parse("[system]\ntrace_flags = 0x3\n").system.trace_flags.0, 3);
 }
 
 #[test]
@@ -117,55 +96,21 @@ fn every_tunnel_parameter() {
     assert_eq!(p.hello_timeout, None);
     assert_eq!(p.retry_timeout, Duration::from_millis(500));
     assert_eq!(p.max_retry_timeout, Duration::from_secs(4));
-    assert_eq!(
-        (p.max_retries, p.rx_window_size, p.max_sessions),
-        (7, 64, 9)
-    );
+    assert_eq!((p.max_retries, p.rx_window_size, p.max_sessions), (7, 64, 9));
     assert_eq!(p.trace_flags, TraceFlags::ALL);
-    assert_eq!(
-        (
-            p.session_profile.as_str(),
-            p.ppp_profile.as_str(),
-            p.eth_profile.as_str()
-        ),
-        ("s", "p", "e")
-    );
+    assert_eq!((p.session_profile.as_str(), p.ppp_profile.as_str(), p.eth_profile.as_str()), ("s", "p", "e"));
     assert_eq!(c.tunnel_profile(Some("t")).unwrap().line, Some(1));
 }
 
 #[test]
 fn peer_address_forms() {
-    let peer = |v: &str| {
-        parse(&format!("[tunnel_profile \"t\"]\npeer = {v}\n")).tunnel_profiles["t"]
-            .params
-            .peer
-    };
+    let peer = |v: &str| parse(&format!("[tunnel_profile \"t\"]\npeer = {v}\n")).tunnel_profiles["t"].params.peer;
     assert_eq!(peer("192.0.2.1"), Some("192.0.2.1:1701".parse().unwrap()));
-    assert_eq!(
-        peer("192.0.2.1:1999"),
-        Some("192.0.2.1:1999".parse().unwrap())
-    );
-    assert_eq!(
-        peer("2001:db8::1"),
-        Some("[2001:db8::1]:1701".parse().unwrap())
-    );
-    assert_eq!(
-        peer("[2001:db8::1]"),
-        Some("[2001:db8::1]:1701".parse().unwrap())
-    );
-    for bad in [
-        "lns.example.net",
-        "192.0.2.1:0",
-        "192.0.2.1:70000",
-        "192.0.2",
-        "[2001:db8::1",
-        "",
-    ] {
-        assert_error(
-            &format!("[tunnel_profile \"t\"]\npeer = {bad}\n"),
-            2,
-            "bad value",
-        );
+    assert_eq!(peer("192.0.2.1:1999"), Some("192.0.2.1:1999".parse().unwrap()));
+    assert_eq!(peer("2001:db8::1"), Some("[2001:db8::1]:1701".parse().unwrap()));
+    assert_eq!(peer("[2001:db8::1]"), Some("[2001:db8::1]:1701".parse().unwrap()));
+    for bad in ["lns.example.net", "192.0.2.1:0", "192.0.2.1:70000", "192.0.2", "[2001:db8::1", ""] {
+        assert_error(&format!("[tunnel_profile \"t\"]\npeer = {bad}\n"), 2, "bad value");
     }
 }
 
@@ -196,10 +141,7 @@ fn every_ppp_and_eth_parameter() {
          [eth_profile \"e\"]\nmtu = 1450\nbridge = br0\ntrace_flags = data\n",
     );
     let p = c.ppp_profile(Some("p")).unwrap();
-    assert_eq!(
-        (p.name.as_str(), p.line, p.mtu, p.mru),
-        ("p", Some(1), 1400, 64)
-    );
+    assert_eq!((p.name.as_str(), p.line, p.mtu, p.mru), ("p", Some(1), 1400, 64));
     assert_eq!(p.trace_flags, TraceFlags::PPP);
     assert_eq!(p.pppd_options.as_deref(), Some("noauth debug"));
     let e = c.eth_profile(Some("e")).unwrap();
@@ -216,23 +158,9 @@ fn every_peer_profile_parameter() {
          ppp_profile = p\neth_profile = e\n",
     );
     let p = c.peer_profile(Some("office")).unwrap();
-    assert_eq!(
-        p.peer,
-        Some(PeerMatch::Prefix {
-            addr: v4("192.0.2.0"),
-            len: 24
-        })
-    );
+    assert_eq!(p.peer, Some(PeerMatch::Prefix { addr: v4("192.0.2.0"), len: 24 }));
     assert_eq!(p.line, Some(5));
-    assert_eq!(
-        (
-            p.tunnel_profile.as_str(),
-            p.session_profile.as_str(),
-            p.ppp_profile.as_str(),
-            p.eth_profile.as_str()
-        ),
-        ("t", "s", "p", "e")
-    );
+    assert_eq!((p.tunnel_profile.as_str(), p.session_profile.as_str(), p.ppp_profile.as_str(), p.eth_profile.as_str()), ("t", "s", "p", "e"));
 }
 
 #[test]
@@ -262,14 +190,8 @@ fn tunnel_instance_overrides_its_profile() {
          [tunnel \"b\"]\npeer = 198.51.100.1:1999\n",
     );
     let a = c.tunnel("a").unwrap();
-    assert_eq!(
-        (a.line, a.tunnel_profile.as_str(), a.persist),
-        (5, "lac", true)
-    );
-    assert_eq!(
-        a.peer,
-        SocketAddr::V4(SocketAddrV4::new("192.0.2.1".parse().unwrap(), 1701))
-    );
+    assert_eq!((a.line, a.tunnel_profile.as_str(), a.persist), (5, "lac", true));
+    assert_eq!(a.peer, SocketAddr::V4(SocketAddrV4::new("192.0.2.1".parse().unwrap(), 1701)));
     assert_eq!(a.params.peer, Some(a.peer));
     assert_eq!(a.params.secret.as_deref(), Some("s"));
     assert_eq!(a.params.version, L2tpVersion::V3);
@@ -277,13 +199,7 @@ fn tunnel_instance_overrides_its_profile() {
     let b = c.tunnel("b").unwrap();
     assert_eq!((b.tunnel_profile.as_str(), b.persist), ("default", false));
     assert_eq!(b.params.secret, None);
-    assert_eq!(
-        c.tunnels
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect::<Vec<_>>(),
-        vec!["a", "b"]
-    );
+    assert_eq!(c.tunnels.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
 }
 
 #[test]
@@ -300,21 +216,12 @@ fn session_instance_resolution_order() {
     );
     let s: Vec<&SessionInstance> = c.sessions_of("x").collect();
     assert_eq!(s.len(), 3);
-    assert_eq!(
-        (s[0].name.as_str(), s[0].session_profile.as_str()),
-        ("one", "fromtunnel")
-    );
+    assert_eq!((s[0].name.as_str(), s[0].session_profile.as_str()), ("one", "fromtunnel"));
     assert!(s[0].params.seqnum);
     assert_eq!(s[0].params.ppp_profile.as_deref(), Some("tp"));
     assert_eq!(s[0].params.eth_profile.as_deref(), Some("default"));
     assert_eq!(s[0].call_type, CallType::Incoming);
-    assert_eq!(
-        (
-            s[1].session_profile.as_str(),
-            s[1].params.ppp_profile.as_deref()
-        ),
-        ("own", Some("sp"))
-    );
+    assert_eq!((s[1].session_profile.as_str(), s[1].params.ppp_profile.as_deref()), ("own", Some("sp")));
     assert!(!s[1].params.seqnum);
     assert_eq!(s[1].params.interface_name.as_deref(), Some("ppp9"));
     assert_eq!(s[2].params.ppp_profile.as_deref(), Some("ip"));
@@ -327,14 +234,8 @@ fn session_instance_resolution_order() {
 fn trace_all_option_changes_only_builtin_masks() {
     let text = "[tunnel_profile \"quiet\"]\ntrace_flags = none\n[tunnel \"t\"]\npeer = 192.0.2.1\n[session \"t/s\"]\n";
     let c = Config::parse_str_with(path(), text, LoadOptions { trace_all: true }).unwrap();
-    assert_eq!(
-        c.tunnel_profiles["default"].params.trace_flags,
-        TraceFlags::ALL
-    );
-    assert_eq!(
-        c.tunnel_profiles["quiet"].params.trace_flags,
-        TraceFlags::NONE
-    );
+    assert_eq!(c.tunnel_profiles["default"].params.trace_flags, TraceFlags::ALL);
+    assert_eq!(c.tunnel_profiles["quiet"].params.trace_flags, TraceFlags::NONE);
     assert_eq!(c.tunnels[0].params.trace_flags, TraceFlags::ALL);
     assert_eq!(c.sessions[0].params.trace_flags, TraceFlags::ALL);
     assert_eq!(c.ppp_profiles["default"].trace_flags, TraceFlags::ALL);
@@ -373,39 +274,17 @@ fn peer_profile_inherits_references_not_peer() {
     let x = c.peer_profile(Some("x")).unwrap();
     assert_eq!(x.peer, None);
     assert_eq!(x.tunnel_profile, "t");
-    assert_eq!(
-        c.peer_profiles
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>(),
-        vec!["default", "x"]
-    );
+    assert_eq!(c.peer_profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), vec!["default", "x"]);
 }
 
 #[test]
 fn section_errors() {
-    assert_error(
-        "[system]\n[tunel \"x\"]\n",
-        2,
-        "unknown section kind `tunel`",
-    );
+    assert_error("[system]\n[tunel \"x\"]\n", 2, "unknown section kind `tunel`");
     assert_error("[system \"x\"]\n", 1, "takes no name");
     assert_error("[tunnel_profile]\n", 1, "needs a name");
-    assert_error(
-        "[system]\n[system]\n",
-        2,
-        "duplicate section [system] (first at line 1)",
-    );
-    assert_error(
-        "[ppp_profile \"a\"]\n\n[ppp_profile \"a\"]\n",
-        3,
-        "duplicate section",
-    );
-    assert_error(
-        "[tunnel \"a\"]\npeer = 192.0.2.1\n[tunnel \"a\"]\npeer = 192.0.2.1\n",
-        3,
-        "duplicate",
-    );
+    assert_error("[system]\n[system]\n", 2, "duplicate section [system] (first at line 1)");
+    assert_error("[ppp_profile \"a\"]\n\n[ppp_profile \"a\"]\n", 3, "duplicate section");
+    assert_error("[tunnel \"a\"]\npeer = 192.0.2.1\n[tunnel \"a\"]\npeer = 192.0.2.1\n", 3, "duplicate");
     assert_error("[session \"a\"]\n", 1, "must be TUNNEL/NAME");
     assert_error("[session \"/a\"]\n", 1, "must be TUNNEL/NAME");
     // Syntax errors from common::ini come with lines too.
@@ -415,43 +294,15 @@ fn section_errors() {
 
 #[test]
 fn unknown_parameter_errors() {
-    assert_error(
-        "[system]\nudp_port = 1701\nport = 1\n",
-        3,
-        "unknown parameter `port` in [system]",
-    );
-    assert_error(
-        "[tunnel_profile \"a\"]\npersist = yes\n",
-        2,
-        "unknown parameter `persist`",
-    );
-    assert_error(
-        "[tunnel_profile \"a\"]\ntunnel_profile = b\n",
-        2,
-        "unknown parameter",
-    );
-    assert_error(
-        "[session_profile \"a\"]\ncall_type = outgoing\n",
-        2,
-        "unknown parameter",
-    );
-    assert_error(
-        "[ppp_profile \"a\"]\nbridge = br0\n",
-        2,
-        "unknown parameter",
-    );
+    assert_error("[system]\nudp_port = 1701\nport = 1\n", 3, "unknown parameter `port` in [system]");
+    assert_error("[tunnel_profile \"a\"]\npersist = yes\n", 2, "unknown parameter `persist`");
+    assert_error("[tunnel_profile \"a\"]\ntunnel_profile = b\n", 2, "unknown parameter");
+    assert_error("[session_profile \"a\"]\ncall_type = outgoing\n", 2, "unknown parameter");
+    assert_error("[ppp_profile \"a\"]\nbridge = br0\n", 2, "unknown parameter");
     assert_error("[eth_profile \"a\"]\nmru = 1500\n", 2, "unknown parameter");
     assert_error("[peer_profile \"a\"]\nsecret = x\n", 2, "unknown parameter");
-    assert_error(
-        "[tunnel \"a\"]\npeer = 192.0.2.1\nvlan_id = 3\n",
-        3,
-        "unknown parameter",
-    );
-    assert_error(
-        "[tunnel \"a\"]\npeer = 192.0.2.1\n[session \"a/s\"]\nsecret = x\n",
-        4,
-        "unknown parameter",
-    );
+    assert_error("[tunnel \"a\"]\npeer = 192.0.2.1\nvlan_id = 3\n", 3, "unknown parameter");
+    assert_error("[tunnel \"a\"]\npeer = 192.0.2.1\n[session \"a/s\"]\nsecret = x\n", 4, "unknown parameter");
 }
 
 #[test]
@@ -459,88 +310,40 @@ fn bad_value_errors() {
     let cases: &[(&str, &str)] = &[
         ("[system]\n\nudp_port = 0\n", "udp_port"),
         ("[system]\n\nmax_tunnels = 65536\n", "max_tunnels"),
-        (
-            "[system]\n\ntrace_flags = fsn\n",
-            "unknown trace category `fsn`",
-        ),
+        ("[system]\n\ntrace_flags = fsn\n", "unknown trace category `fsn`"),
         ("[system]\n\nrouter_id = 0\n", "router_id"),
         ("[system]\n\nrouter_id = 0.0.0.0\n", "router_id"),
-        (
-            "[system]\n\ndataplane = dpdk\n",
-            "one of auto, kernel, userspace, null",
-        ),
+        ("[system]\n\ndataplane = dpdk\n", "one of auto, kernel, userspace, null"),
         ("[system]\n\nlisten = 192.0.2.1, nowhere\n", "listen"),
-        (
-            "[system]\n\nmax_running_scripts = 0\n",
-            "max_running_scripts",
-        ),
+        ("[system]\n\nmax_running_scripts = 0\n", "max_running_scripts"),
         ("[system]\n\nhost_name =\n", "host_name"),
         ("[tunnel_profile \"a\"]\n\nversion = 4\n", "version"),
-        (
-            "[tunnel_profile \"a\"]\n\nv2_fallback = perhaps\n",
-            "yes or no",
-        ),
+        ("[tunnel_profile \"a\"]\n\nv2_fallback = perhaps\n", "yes or no"),
         ("[tunnel_profile \"a\"]\n\nencap = tcp\n", "encap"),
         ("[tunnel_profile \"a\"]\n\ndigest = sha256\n", "digest"),
-        (
-            "[tunnel_profile \"a\"]\n\nhello_timeout = 3601\n",
-            "hello_timeout",
-        ),
-        (
-            "[tunnel_profile \"a\"]\n\nretry_timeout = 99\n",
-            "retry_timeout",
-        ),
+        ("[tunnel_profile \"a\"]\n\nhello_timeout = 3601\n", "hello_timeout"),
+        ("[tunnel_profile \"a\"]\n\nretry_timeout = 99\n", "retry_timeout"),
         ("[tunnel_profile \"a\"]\n\nmax_retries = 0\n", "max_retries"),
-        (
-            "[tunnel_profile \"a\"]\n\nrx_window_size = 0\n",
-            "rx_window_size",
-        ),
-        (
-            "[tunnel_profile \"a\"]\n\nrx_window_size = 65536\n",
-            "rx_window_size",
-        ),
+        ("[tunnel_profile \"a\"]\n\nrx_window_size = 0\n", "rx_window_size"),
+        ("[tunnel_profile \"a\"]\n\nrx_window_size = 65536\n", "rx_window_size"),
         ("[tunnel_profile \"a\"]\n\nlocal = 192.0.2.300\n", "local"),
-        (
-            "[tunnel_profile \"a\"]\n\nsession_profile =\n",
-            "session_profile",
-        ),
-        (
-            "[session_profile \"a\"]\n\npseudowire = atm\n",
-            "pseudowire",
-        ),
+        ("[tunnel_profile \"a\"]\n\nsession_profile =\n", "session_profile"),
+        ("[session_profile \"a\"]\n\npseudowire = atm\n", "pseudowire"),
         ("[session_profile \"a\"]\n\ncookie = 010203\n", "cookie"),
-        (
-            "[session_profile \"a\"]\n\npeer_cookie = 0x01020304050607\n",
-            "peer_cookie",
-        ),
-        (
-            "[session_profile \"a\"]\n\nl2spec_type = atm\n",
-            "l2spec_type",
-        ),
+        ("[session_profile \"a\"]\n\npeer_cookie = 0x01020304050607\n", "peer_cookie"),
+        ("[session_profile \"a\"]\n\nl2spec_type = atm\n", "l2spec_type"),
         ("[session_profile \"a\"]\n\nvlan_id = 4095\n", "vlan_id"),
         ("[session_profile \"a\"]\n\nvlan_id = 0\n", "vlan_id"),
-        (
-            "[session_profile \"a\"]\n\ninterface_name = a/b\n",
-            "interface_name",
-        ),
+        ("[session_profile \"a\"]\n\ninterface_name = a/b\n", "interface_name"),
         ("[ppp_profile \"a\"]\n\nmtu = 63\n", "mtu"),
         ("[ppp_profile \"a\"]\n\nmru = 65536\n", "mru"),
-        (
-            "[eth_profile \"a\"]\n\nbridge = this-name-is-too-long\n",
-            "bridge",
-        ),
+        ("[eth_profile \"a\"]\n\nbridge = this-name-is-too-long\n", "bridge"),
         ("[peer_profile \"a\"]\n\npeer = 192.0.2.0/33\n", "peer"),
         ("[peer_profile \"a\"]\n\npeer = 2001:db8::/129\n", "peer"),
         ("[peer_profile \"a\"]\n\npeer = somewhere\n", "peer"),
-        (
-            "[peer_profile \"a\"]\n\npeer = 192.0.2.1/24\n",
-            "did you mean 192.0.2.0/24",
-        ),
+        ("[peer_profile \"a\"]\n\npeer = 192.0.2.1/24\n", "did you mean 192.0.2.0/24"),
         ("[tunnel \"a\"]\n\npersist = sometimes\n", "persist"),
-        (
-            "[tunnel \"t\"]\npeer = 192.0.2.1\n[session \"t/a\"]\ncall_type = sideways\n",
-            "call_type",
-        ),
+        ("[tunnel \"t\"]\npeer = 192.0.2.1\n[session \"t/a\"]\ncall_type = sideways\n", "call_type"),
     ];
     for (text, needle) in cases {
         let line = text.lines().count();
@@ -550,82 +353,26 @@ fn bad_value_errors() {
 
 #[test]
 fn missing_reference_errors() {
-    assert_error(
-        "[tunnel_profile \"a\"]\nsession_profile = nope\n",
-        2,
-        "no [session_profile \"nope\"]",
-    );
-    assert_error(
-        "[tunnel_profile \"a\"]\n\nppp_profile = nope\n",
-        3,
-        "no [ppp_profile \"nope\"]",
-    );
-    assert_error(
-        "[tunnel_profile \"default\"]\neth_profile = nope\n",
-        2,
-        "no [eth_profile \"nope\"]",
-    );
-    assert_error(
-        "[session_profile \"a\"]\nppp_profile = nope\n",
-        2,
-        "no [ppp_profile",
-    );
-    assert_error(
-        "[session_profile \"a\"]\neth_profile = nope\n",
-        2,
-        "no [eth_profile",
-    );
-    assert_error(
-        "[peer_profile \"a\"]\npeer = any\ntunnel_profile = nope\n",
-        3,
-        "no [tunnel_profile",
-    );
-    assert_error(
-        "[peer_profile \"a\"]\nsession_profile = nope\n",
-        2,
-        "no [session_profile",
-    );
-    assert_error(
-        "[tunnel \"a\"]\npeer = 192.0.2.1\ntunnel_profile = nope\n",
-        3,
-        "no [tunnel_profile",
-    );
-    assert_error(
-        "[tunnel \"a\"]\npeer = 192.0.2.1\n[session \"b/s\"]\n",
-        3,
-        "no [tunnel \"b\"]",
-    );
-    assert_error(
-        "[tunnel \"a\"]\npeer = 192.0.2.1\n[session \"a/s\"]\nsession_profile = x\n",
-        4,
-        "no [session_profile",
-    );
-    assert_error(
-        "[tunnel \"a\"]\npeer = 192.0.2.1\n[session \"a/s\"]\neth_profile = x\n",
-        4,
-        "no [eth_profile",
-    );
+    assert_error("[tunnel_profile \"a\"]\nsession_profile = nope\n", 2, "no [session_profile \"nope\"]");
+    assert_error("[tunnel_profile \"a\"]\n\nppp_profile = nope\n", 3, "no [ppp_profile \"nope\"]");
+    assert_error("[tunnel_profile \"default\"]\neth_profile = nope\n", 2, "no [eth_profile \"nope\"]");
+    assert_error("[session_profile \"a\"]\nppp_profile = nope\n", 2, "no [ppp_profile");
+    assert_error("[session_profile \"a\"]\neth_profile = nope\n", 2, "no [eth_profile");
+    assert_error("[peer_profile \"a\"]\npeer = any\ntunnel_profile = nope\n", 3, "no [tunnel_profile");
+    assert_error("[peer_profile \"a\"]\nsession_profile = nope\n", 2, "no [session_profile");
+    assert_error("[tunnel \"a\"]\npeer = 192.0.2.1\ntunnel_profile = nope\n", 3, "no [tunnel_profile");
+    assert_error("[tunnel \"a\"]\npeer = 192.0.2.1\n[session \"b/s\"]\n", 3, "no [tunnel \"b\"]");
+    assert_error("[tunnel \"a\"]\npeer = 192.0.2.1\n[session \"a/s\"]\nsession_profile = x\n", 4, "no [session_profile");
+    assert_error("[tunnel \"a\"]\npeer = 192.0.2.1\n[session \"a/s\"]\neth_profile = x\n", 4, "no [eth_profile");
     // A profile defined after its user is fine.
     parse("[tunnel_profile \"a\"]\nppp_profile = later\n[ppp_profile \"later\"]\n");
 }
 
 #[test]
 fn consistency_errors_point_at_the_cause() {
-    assert_error(
-        "[tunnel_profile \"a\"]\nencap = ip\n",
-        2,
-        "needs `version = 3`",
-    );
-    assert_error(
-        "[tunnel_profile \"a\"]\nhide_avps = yes\n",
-        2,
-        "needs a `secret`",
-    );
-    assert_error(
-        "[tunnel_profile \"a\"]\nmax_retry_timeout = 500\n",
-        2,
-        "less than `retry_timeout`",
-    );
+    assert_error("[tunnel_profile \"a\"]\nencap = ip\n", 2, "needs `version = 3`");
+    assert_error("[tunnel_profile \"a\"]\nhide_avps = yes\n", 2, "needs a `secret`");
+    assert_error("[tunnel_profile \"a\"]\nmax_retry_timeout = 500\n", 2, "less than `retry_timeout`");
     // Inherited from the profile, broken by the instance: the instance's line.
     assert_error(
         "[tunnel_profile \"v3\"]\nversion = 3\nencap = ip\n[tunnel \"a\"]\npeer = 192.0.2.1\ntunnel_profile = v3\nversion = 2\n",
@@ -638,55 +385,26 @@ fn consistency_errors_point_at_the_cause() {
         "needs a `secret`",
     );
     assert_error("[tunnel \"a\"]\nversion = 3\n", 1, "needs a `peer`");
-    assert_error(
-        "[session_profile \"a\"]\nvlan_id = 5\n",
-        2,
-        "only for `pseudowire = vlan`",
-    );
+    assert_error("[session_profile \"a\"]\nvlan_id = 5\n", 2, "only for `pseudowire = vlan`");
     let v3 = "[tunnel \"t\"]\npeer = 192.0.2.1\nversion = 3\n";
-    assert_error(
-        &format!("{v3}[session \"t/s\"]\npseudowire = vlan\n"),
-        5,
-        "needs a `vlan_id`",
-    );
-    parse(&format!(
-        "{v3}[session \"t/s\"]\npseudowire = vlan\nvlan_id = 100\n"
-    ));
+    assert_error(&format!("{v3}[session \"t/s\"]\npseudowire = vlan\n"), 5, "needs a `vlan_id`");
+    parse(&format!("{v3}[session \"t/s\"]\npseudowire = vlan\nvlan_id = 100\n"));
     let v2 = "[tunnel \"t\"]\npeer = 192.0.2.1\n";
-    assert_error(
-        &format!("{v2}[session \"t/s\"]\npseudowire = eth\n"),
-        4,
-        "only `pseudowire = ppp`",
-    );
-    assert_error(
-        &format!("{v2}[session \"t/s\"]\n\ncookie = 0x01020304\n"),
-        5,
-        "cookies need L2TPv3",
-    );
+    assert_error(&format!("{v2}[session \"t/s\"]\npseudowire = eth\n"), 4, "only `pseudowire = ppp`");
+    assert_error(&format!("{v2}[session \"t/s\"]\n\ncookie = 0x01020304\n"), 5, "cookies need L2TPv3");
     // A vlan profile without vlan_id is fine until an instance uses it.
-    assert_error(
-        &format!("[session_profile \"v\"]\npseudowire = vlan\n{v3}[session \"t/s\"]\nsession_profile = v\n"),
-        2,
-        "needs a `vlan_id`",
-    );
+    assert_error(&format!("[session_profile \"v\"]\npseudowire = vlan\n{v3}[session \"t/s\"]\nsession_profile = v\n"), 2, "needs a `vlan_id`");
 }
 
 #[test]
 fn duplicate_peer_match_is_an_error() {
-    assert_error(
-        "[peer_profile \"a\"]\npeer = 192.0.2.0/24\n[peer_profile \"b\"]\npeer = 192.0.2.0/24\n",
-        4,
-        "already matched by the profile at line 2",
-    );
+    assert_error("[peer_profile \"a\"]\npeer = 192.0.2.0/24\n[peer_profile \"b\"]\npeer = 192.0.2.0/24\n", 4, "already matched by the profile at line 2");
 }
 
 #[test]
 fn errors_display_file_and_line() {
     let e = Config::parse_str(path(), "[system]\nudp_port = x\n").unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "/etc/prol2tp/prol2tpd.conf:2: bad value `x` for `udp_port`: expected an integer from 1 to 65535"
-    );
+    assert_eq!(e.to_string(), "/etc/prol2tp/prol2tpd.conf:2: bad value `x` for `udp_port`: expected an integer from 1 to 65535");
 }
 
 /// The example files shipped in `conf/` load and mean what their comments say.
@@ -701,10 +419,7 @@ fn shipped_examples_load() {
     let p = lns.match_peer(v4("203.0.113.9")).unwrap();
     assert_eq!(p.tunnel_profile, "lns");
     assert!(lns.match_peer("2001:db8::9".parse().unwrap()).is_some());
-    assert_eq!(
-        lns.tunnel_profiles["lns"].params.secret.as_deref(),
-        Some("change-this-shared-secret")
-    );
+    assert_eq!(lns.tunnel_profiles["lns"].params.secret.as_deref(), Some("change-this-shared-secret"));
     assert!(lns.tunnels.is_empty());
 
     let lac = load("prol2tpd-lac.conf");
@@ -716,10 +431,7 @@ fn shipped_examples_load() {
 
     let eth = load("prol2tpd-l2tpv3-eth.conf");
     let t = &eth.tunnels[0];
-    assert_eq!(
-        (t.params.version, t.params.encap),
-        (L2tpVersion::V3, Encap::Ip)
-    );
+    assert_eq!((t.params.version, t.params.encap), (L2tpVersion::V3, Encap::Ip));
     let s = &eth.sessions[0];
     assert_eq!(s.params.pseudowire, PseudowireKind::Eth);
     assert_eq!(s.params.cookie.len(), 8);

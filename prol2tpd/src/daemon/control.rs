@@ -56,30 +56,15 @@ pub(super) fn open(evloop: &mut EventLoop, key: usize) -> Option<ipc::Server> {
     let server = match ipc::Server::bind(&path) {
         Ok(s) => s,
         Err(e) => {
-            log::log(
-                Level::Error,
-                format_args!(
-                    "control path={} error=\"{e}\" (running without control socket)",
-                    path.display()
-                ),
-            );
+            log::log(Level::Error, format_args!("control path={} error=\"{e}\" (running without control socket)", path.display()));
             return None;
         }
     };
     if let Err(e) = evloop.register(std::os::fd::AsFd::as_fd(&server), key, Interest::READABLE) {
-        log::log(
-            Level::Error,
-            format_args!(
-                "control path={} error=\"cannot watch: {e}\"",
-                path.display()
-            ),
-        );
+        log::log(Level::Error, format_args!("control path={} error=\"cannot watch: {e}\"", path.display()));
         return None;
     }
-    log::log(
-        Level::Info,
-        format_args!("control listen path={}", path.display()),
-    );
+    log::log(Level::Info, format_args!("control listen path={}", path.display()));
     Some(server)
 }
 
@@ -100,35 +85,14 @@ impl Daemon {
             };
             let data = buf.get(..got.len).unwrap_or_default();
             let (request_id, replies) = match Message::decode(data) {
-                _ if !uid_allowed(got.uid) => (
-                    request_id_of(data),
-                    vec![error(ErrorCode::Denied, "permission denied")],
-                ),
-                Ok(Message {
-                    request_id,
-                    body: Body::Request(req),
-                }) => (request_id, self.answer(req)),
-                Ok(m) => (
-                    m.request_id,
-                    vec![error(ErrorCode::BadRequest, "not a request")],
-                ),
-                Err(e) => (
-                    request_id_of(data),
-                    vec![error(ErrorCode::Unsupported, &e.to_string())],
-                ),
+                _ if !uid_allowed(got.uid) => (request_id_of(data), vec![error(ErrorCode::Denied, "permission denied")]),
+                Ok(Message { request_id, body: Body::Request(req) }) => (request_id, self.answer(req)),
+                Ok(m) => (m.request_id, vec![error(ErrorCode::BadRequest, "not a request")]),
+                Err(e) => (request_id_of(data), vec![error(ErrorCode::Unsupported, &e.to_string())]),
             };
             for reply in replies {
-                if let Err(e) = server.send(
-                    &got.peer,
-                    &Message {
-                        request_id,
-                        body: Body::Reply(reply),
-                    },
-                ) {
-                    log::log(
-                        Level::Info,
-                        format_args!("control reply peer={} error=\"{e}\"", got.peer),
-                    );
+                if let Err(e) = server.send(&got.peer, &Message { request_id, body: Body::Reply(reply) }) {
+                    log::log(Level::Info, format_args!("control reply peer={} error=\"{e}\"", got.peer));
                     break;
                 }
             }
@@ -143,31 +107,20 @@ impl Daemon {
         match req {
             Request::ShowSystem => vec![records(vec![self.system_record(now)])],
             Request::ShowStatistics => vec![records(vec![self.statistics_record()])],
-            Request::ShowTunnels => {
-                ipc::split_records(self.ep.tunnels().map(|t| tunnel_summary(t, now)).collect())
-            }
+            Request::ShowTunnels => ipc::split_records(self.ep.tunnels().map(|t| tunnel_summary(t, now)).collect()),
             Request::ShowTunnel(sel) => match self.find_tunnel(&sel) {
                 Some(t) => vec![records(vec![tunnel_detail(t, now)])],
                 None => vec![no_tunnel(&sel)],
             },
-            Request::ShowSessions(None) => ipc::split_records(
-                self.ep
-                    .tunnels()
-                    .flat_map(|t| t.sessions().map(move |s| session_summary(t, s, now)))
-                    .collect(),
-            ),
+            Request::ShowSessions(None) => ipc::split_records(self.ep.tunnels().flat_map(|t| t.sessions().map(move |s| session_summary(t, s, now))).collect()),
             Request::ShowSessions(Some(sel)) => match self.find_tunnel(&sel) {
-                Some(t) => {
-                    ipc::split_records(t.sessions().map(|s| session_summary(t, s, now)).collect())
-                }
+                Some(t) => ipc::split_records(t.sessions().map(|s| session_summary(t, s, now)).collect()),
                 None => vec![no_tunnel(&sel)],
             },
-            Request::ShowSession { tunnel, session } => {
-                match self.find_session(&tunnel, &session) {
-                    Ok((t, s)) => vec![records(vec![session_detail(t, s, now)])],
-                    Err(e) => vec![e],
-                }
-            }
+            Request::ShowSession { tunnel, session } => match self.find_session(&tunnel, &session) {
+                Ok((t, s)) => vec![records(vec![session_detail(t, s, now)])],
+                Err(e) => vec![e],
+            },
             Request::ClearStatistics => {
                 self.ep.clear_stats();
                 log::log(Level::Info, format_args!("control clear statistics"));
@@ -192,31 +145,17 @@ impl Daemon {
     fn find_tunnel(&self, sel: &Selector) -> Option<&Tunnel> {
         match sel {
             Selector::Id(id) => self.ep.tunnel(*id),
-            Selector::Name(n) => self
-                .ep
-                .tunnels()
-                .find(|t| t.params.name.as_deref() == Some(n.as_str())),
+            Selector::Name(n) => self.ep.tunnels().find(|t| t.params.name.as_deref() == Some(n.as_str())),
         }
     }
 
-    fn find_session(
-        &self,
-        tunnel: &Selector,
-        session: &Selector,
-    ) -> Result<(&Tunnel, &Session), Reply> {
+    fn find_session(&self, tunnel: &Selector, session: &Selector) -> Result<(&Tunnel, &Session), Reply> {
         let t = self.find_tunnel(tunnel).ok_or_else(|| no_tunnel(tunnel))?;
         let s = match session {
             Selector::Id(id) => t.session(*id),
-            Selector::Name(n) => t
-                .sessions()
-                .find(|s| s.params.name.as_deref() == Some(n.as_str())),
+            Selector::Name(n) => t.sessions().find(|s| s.params.name.as_deref() == Some(n.as_str())),
         };
-        s.map(|s| (t, s)).ok_or_else(|| {
-            error(
-                ErrorCode::NotFound,
-                &format!("no session {session} in tunnel {tunnel}"),
-            )
-        })
+        s.map(|s| (t, s)).ok_or_else(|| error(ErrorCode::NotFound, &format!("no session {session} in tunnel {tunnel}")))
     }
 
     /// Closes a tunnel with StopCCN "general request to clear". A tunnel
@@ -228,11 +167,7 @@ impl Daemon {
         };
         let tid = t.id;
         self.instances.retain(|_, id| *id != tid);
-        let r = ResultCode {
-            result: stop_ccn::GENERAL_REQUEST_TO_CLEAR,
-            error: None,
-            message: None,
-        };
+        let r = ResultCode { result: stop_ccn::GENERAL_REQUEST_TO_CLEAR, error: None, message: None };
         match self.ep.close_tunnel(now, tid, Some(r)) {
             Ok(()) => {
                 log::log(Level::Info, format_args!("control delete tunnel_id={tid}"));
@@ -249,17 +184,10 @@ impl Daemon {
             Ok((t, s)) => (t.id, s.id),
             Err(e) => return e,
         };
-        let r = ResultCode {
-            result: cdn::ADMIN,
-            error: None,
-            message: None,
-        };
+        let r = ResultCode { result: cdn::ADMIN, error: None, message: None };
         match self.ep.close_session(now, tid, sid, Some(r)) {
             Ok(()) => {
-                log::log(
-                    Level::Info,
-                    format_args!("control delete tunnel_id={tid} session_id={sid}"),
-                );
+                log::log(Level::Info, format_args!("control delete tunnel_id={tid} session_id={sid}"));
                 Reply::Done
             }
             Err(e) => error(ErrorCode::Failed, &e.to_string()),
@@ -268,30 +196,20 @@ impl Daemon {
 
     fn system_record(&self, now: Instant) -> Record {
         let mut r = Record::new("system");
-        let listen: Vec<String> = self
-            .sockets
-            .iter()
-            .map(|s| format!("{}:{}", transport_name(s.transport), s.local))
-            .collect();
+        let listen: Vec<String> = self.sockets.iter().map(|s| format!("{}:{}", transport_name(s.transport), s.local)).collect();
         let c = self.ep.config();
         r.str("version", env!("CARGO_PKG_VERSION"))
             .str("listen", listen.join(" "))
             .str("host_name", &c.host_name)
             .str("router_id", std::net::Ipv4Addr::from(c.router_id))
-            .str(
-                "dataplane",
-                format!("{:?}", self.cfg.system.dataplane).to_lowercase(),
-            )
+            .str("dataplane", format!("{:?}", self.cfg.system.dataplane).to_lowercase())
             .str("trace_flags", log::system_mask())
             .num("tunnels", self.ep.tunnels().count() as u64)
             .num("sessions", self.ep.session_count())
             .num("max_tunnels", c.max_tunnels)
             .num("max_sessions", c.max_sessions)
             .num("max_halfopen_tunnels", c.max_halfopen_tunnels)
-            .num(
-                "uptime",
-                now.saturating_duration_since(self.started).as_secs(),
-            )
+            .num("uptime", now.saturating_duration_since(self.started).as_secs())
             .str("control", self.control_path_display());
         r
     }
@@ -305,14 +223,8 @@ impl Daemon {
         let mut r = Record::new("statistics");
         for t in MessageType::ALL {
             let i = t as u16 as usize;
-            r.num(
-                &format!("rx_good_{}", t.name()),
-                st.rx_good.get(i).copied().unwrap_or(0),
-            );
-            r.num(
-                &format!("rx_bad_{}", t.name()),
-                st.rx_bad.get(i).copied().unwrap_or(0),
-            );
+            r.num(&format!("rx_good_{}", t.name()), st.rx_good.get(i).copied().unwrap_or(0));
+            r.num(&format!("rx_bad_{}", t.name()), st.rx_bad.get(i).copied().unwrap_or(0));
         }
         r.num("ctrl_tx", st.ctrl_tx)
             .num("illegal_messages", st.illegal_messages)
@@ -364,29 +276,11 @@ fn tunnel_detail(t: &Tunnel, now: Instant) -> Record {
         .num("rx_window_size", chan.rx_window())
         .num("peer_rx_window_size", chan.peer_window())
         .num("max_sessions", p.max_sessions)
-        .str(
-            "peer_host_name",
-            String::from_utf8_lossy(&t.peer_info.host_name),
-        )
-        .str(
-            "peer_vendor_name",
-            String::from_utf8_lossy(&t.peer_info.vendor_name),
-        )
-        .str(
-            "peer_router_id",
-            t.peer_info
-                .router_id
-                .map(|v| std::net::Ipv4Addr::from(v).to_string())
-                .unwrap_or_default(),
-        )
-        .num(
-            "peer_firmware_revision",
-            t.peer_info.firmware_revision.unwrap_or(0),
-        )
-        .num(
-            "peer_framing_capabilities",
-            t.peer_info.framing_capabilities.unwrap_or(0),
-        );
+        .str("peer_host_name", String::from_utf8_lossy(&t.peer_info.host_name))
+        .str("peer_vendor_name", String::from_utf8_lossy(&t.peer_info.vendor_name))
+        .str("peer_router_id", t.peer_info.router_id.map(|v| std::net::Ipv4Addr::from(v).to_string()).unwrap_or_default())
+        .num("peer_firmware_revision", t.peer_info.firmware_revision.unwrap_or(0))
+        .num("peer_framing_capabilities", t.peer_info.framing_capabilities.unwrap_or(0));
     if let Some(res) = &t.result {
         result_fields(&mut r, res);
     }
@@ -431,14 +325,7 @@ fn session_summary(t: &Tunnel, s: &Session, now: Instant) -> Record {
         .num("peer_session_id", s.peer_id)
         .str("call_type", call_type_name(s))
         .str("pseudowire", s.pseudowire.name())
-        .flag(
-            "network_created",
-            !matches!(
-                s.call_type,
-                crate::proto::session::CallType::IncomingLac
-                    | crate::proto::session::CallType::OutgoingLns
-            ),
-        );
+        .flag("network_created", !matches!(s.call_type, crate::proto::session::CallType::IncomingLac | crate::proto::session::CallType::OutgoingLns));
     r
 }
 
@@ -453,10 +340,7 @@ fn session_detail(t: &Tunnel, s: &Session, now: Instant) -> Record {
         .str("ppp_profile", &p.ppp_profile)
         .str("eth_profile", &p.eth_profile)
         .str("interface_name", p.interface_name.as_deref().unwrap_or(""))
-        .str(
-            "vlan_id",
-            p.vlan_id.map(|v| v.to_string()).unwrap_or_default(),
-        )
+        .str("vlan_id", p.vlan_id.map(|v| v.to_string()).unwrap_or_default())
         .str("cookie", hex(&p.cookie))
         .str("peer_cookie", hex(&s.peer_cookie))
         .flag("send_seq", s.send_seq)
@@ -474,9 +358,7 @@ fn session_detail(t: &Tunnel, s: &Session, now: Instant) -> Record {
 }
 
 fn result_fields(r: &mut Record, res: &ResultCode) {
-    r.num("result_code", res.result)
-        .num("error_code", res.error.unwrap_or(0))
-        .str("error_message", res.message.as_deref().unwrap_or(""));
+    r.num("result_code", res.result).num("error_code", res.error.unwrap_or(0)).str("error_message", res.message.as_deref().unwrap_or(""));
 }
 
 fn call_type_name(s: &Session) -> &'static str {
@@ -505,8 +387,7 @@ fn version_number(v: Version) -> u64 {
 
 /// Whole seconds since `at`, 0 when not yet.
 fn since(at: Option<Instant>, now: Instant) -> u64 {
-    at.map(|a| now.saturating_duration_since(a).as_secs())
-        .unwrap_or(0)
+    at.map(|a| now.saturating_duration_since(a).as_secs()).unwrap_or(0)
 }
 
 fn ms(d: Duration) -> u64 {
@@ -525,24 +406,15 @@ fn uid_allowed(uid: Option<u32>) -> bool {
 /// The request id of a datagram too broken to decode, so the error still
 /// reaches the right caller (0 when even that is missing).
 fn request_id_of(data: &[u8]) -> u32 {
-    data.get(12..16)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(u32::from_be_bytes)
-        .unwrap_or(0)
+    data.get(12..16).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes).unwrap_or(0)
 }
 
 fn records(records: Vec<Record>) -> Reply {
-    Reply::Records {
-        more: false,
-        records,
-    }
+    Reply::Records { more: false, records }
 }
 
 fn error(code: ErrorCode, message: &str) -> Reply {
-    Reply::Error {
-        code,
-        message: message.to_string(),
-    }
+    Reply::Error { code, message: message.to_string() }
 }
 
 fn no_tunnel(sel: &Selector) -> Reply {

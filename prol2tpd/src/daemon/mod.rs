@@ -110,12 +110,28 @@ impl Daemon {
             DataplaneKind::Null | DataplaneKind::Auto | DataplaneKind::Userspace | DataplaneKind::Kernel => Box::new(NullDataplane::default()),
         };
         if cfg.system.dataplane != DataplaneKind::Null {
-            log::log(Level::Notice, format_args!("dataplane requested={:?} using=null reason=\"kernel and userspace data planes are not built yet\"", cfg.system.dataplane));
+            log::log(
+                Level::Notice,
+                format_args!("dataplane requested={:?} using=null reason=\"kernel and userspace data planes are not built yet\"", cfg.system.dataplane),
+            );
         }
         let mut ep = Endpoint::new(glue::endpoint_config(&cfg), Rng::from_entropy(), now);
         let cfg = Rc::new(cfg);
         ep.set_acceptor(glue::acceptor(cfg.clone()));
-        let mut d = Daemon { opts, cfg, ep, sockets, evloop, signals, dataplane, instances: HashMap::new(), redial: Vec::new(), shutdown_deadline: None, started: now, control };
+        let mut d = Daemon {
+            opts,
+            cfg,
+            ep,
+            sockets,
+            evloop,
+            signals,
+            dataplane,
+            instances: HashMap::new(),
+            redial: Vec::new(),
+            shutdown_deadline: None,
+            started: now,
+            control,
+        };
         let names: Vec<String> = d.cfg.tunnels.iter().map(|t| t.name.clone()).collect();
         for name in names {
             d.create_instance(now, &name);
@@ -216,7 +232,8 @@ impl Daemon {
             let _ = self.ep.close_tunnel(now, tid, Some(r));
         }
         self.redial.retain(|(_, n)| self.cfg.tunnel(n).is_some());
-        let added: Vec<String> = self.cfg.tunnels.iter().map(|t| t.name.clone()).filter(|n| !self.instances.contains_key(n) && !self.redial.iter().any(|(_, r)| r == n)).collect();
+        let added: Vec<String> =
+            self.cfg.tunnels.iter().map(|t| t.name.clone()).filter(|n| !self.instances.contains_key(n) && !self.redial.iter().any(|(_, r)| r == n)).collect();
         for name in added {
             log::log(Level::Info, format_args!("reload tunnel={name} action=create"));
             self.create_instance(now, &name);
@@ -284,7 +301,17 @@ impl Daemon {
 
     fn on_event(&mut self, now: Instant, ev: Event) {
         match ev {
-            Event::TunnelCreated(t) => log::log(Level::Info, format_args!("tunnel created tunnel_id={} name={} peer={} version={:?} network_created={}", t.tunnel_id, t.name.as_deref().unwrap_or(""), t.peer, t.version, t.network_created)),
+            Event::TunnelCreated(t) => log::log(
+                Level::Info,
+                format_args!(
+                    "tunnel created tunnel_id={} name={} peer={} version={:?} network_created={}",
+                    t.tunnel_id,
+                    t.name.as_deref().unwrap_or(""),
+                    t.peer,
+                    t.version,
+                    t.network_created
+                ),
+            ),
             Event::TunnelUp(t) => {
                 if let Err(e) = self.dataplane.tunnel_up(&t) {
                     log::log(Level::Error, format_args!("dataplane tunnel_id={} error=\"{e}\"", t.tunnel_id));
@@ -293,7 +320,15 @@ impl Daemon {
                 }
             }
             Event::TunnelDown { tunnel_id, was_up, result } => {
-                log::log(Level::Info, format_args!("tunnel down tunnel_id={tunnel_id} was_up={was_up} result={} error={} message=\"{}\"", result.result, result.error.unwrap_or(0), result.message.as_deref().unwrap_or("")));
+                log::log(
+                    Level::Info,
+                    format_args!(
+                        "tunnel down tunnel_id={tunnel_id} was_up={was_up} result={} error={} message=\"{}\"",
+                        result.result,
+                        result.error.unwrap_or(0),
+                        result.message.as_deref().unwrap_or("")
+                    ),
+                );
                 if was_up {
                     self.dataplane.tunnel_down(tunnel_id);
                 }
@@ -311,9 +346,24 @@ impl Daemon {
                 }
             }
             Event::VersionFallback { tunnel_id } => log::log(Level::Notice, format_args!("tunnel fallback tunnel_id={tunnel_id} version=2")),
-            Event::SessionCreated(s) => log::log(Level::Info, format_args!("session created tunnel_id={} session_id={} name={} pseudowire={}", s.tunnel_id, s.session_id, s.name.as_deref().unwrap_or(""), s.pseudowire.name())),
+            Event::SessionCreated(s) => log::log(
+                Level::Info,
+                format_args!(
+                    "session created tunnel_id={} session_id={} name={} pseudowire={}",
+                    s.tunnel_id,
+                    s.session_id,
+                    s.name.as_deref().unwrap_or(""),
+                    s.pseudowire.name()
+                ),
+            ),
             Event::SessionUp(s) => {
-                log::log(Level::Info, format_args!("session up tunnel_id={} session_id={} peer_tunnel_id={} peer_session_id={}", s.tunnel_id, s.session_id, s.peer_tunnel_id, s.peer_session_id));
+                log::log(
+                    Level::Info,
+                    format_args!(
+                        "session up tunnel_id={} session_id={} peer_tunnel_id={} peer_session_id={}",
+                        s.tunnel_id, s.session_id, s.peer_tunnel_id, s.peer_session_id
+                    ),
+                );
                 if let Err(e) = self.dataplane.session_up(&s) {
                     log::log(Level::Error, format_args!("dataplane tunnel_id={} session_id={} error=\"{e}\"", s.tunnel_id, s.session_id));
                     let r = ResultCode { result: cdn::GENERAL_ERROR, error: None, message: Some(e.to_string()) };
@@ -321,12 +371,24 @@ impl Daemon {
                 }
             }
             Event::SessionDown { info, was_up, result } => {
-                log::log(Level::Info, format_args!("session down tunnel_id={} session_id={} result={} error={} message=\"{}\"", info.tunnel_id, info.session_id, result.result, result.error.unwrap_or(0), result.message.as_deref().unwrap_or("")));
+                log::log(
+                    Level::Info,
+                    format_args!(
+                        "session down tunnel_id={} session_id={} result={} error={} message=\"{}\"",
+                        info.tunnel_id,
+                        info.session_id,
+                        result.result,
+                        result.error.unwrap_or(0),
+                        result.message.as_deref().unwrap_or("")
+                    ),
+                );
                 if was_up {
                     self.dataplane.session_down(&info);
                 }
             }
-            Event::SessionDeleted { tunnel_id, session_id } => log::log(Level::Debug, format_args!("session deleted tunnel_id={tunnel_id} session_id={session_id}")),
+            Event::SessionDeleted { tunnel_id, session_id } => {
+                log::log(Level::Debug, format_args!("session deleted tunnel_id={tunnel_id} session_id={session_id}"))
+            }
         }
     }
 

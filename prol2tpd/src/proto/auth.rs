@@ -115,12 +115,7 @@ impl DigestKey {
     /// messages pass (our nonce, peer nonce); to verify the peer's pass
     /// (peer nonce, our nonce).
     pub fn new(secret: &[u8], alg: DigestAlg, sender_nonce: &[u8], receiver_nonce: &[u8]) -> Self {
-        DigestKey {
-            alg,
-            shared_key: v3_control_key(secret, alg),
-            sender_nonce: sender_nonce.to_vec(),
-            receiver_nonce: receiver_nonce.to_vec(),
-        }
+        DigestKey { alg, shared_key: v3_control_key(secret, alg), sender_nonce: sender_nonce.to_vec(), receiver_nonce: receiver_nonce.to_vec() }
     }
 }
 
@@ -179,9 +174,7 @@ fn find_digest(packet: &[u8], transport: Transport) -> Result<DigestSpot, AuthEr
     };
     // The AVPs follow the 12-octet header; their offset in `packet`:
     let avps_at = msg_start + crate::proto::header::V3_CONTROL_HEADER_LEN;
-    let msg_end = avps_at
-        .checked_add(avps.len())
-        .ok_or(AuthError::Malformed)?;
+    let msg_end = avps_at.checked_add(avps.len()).ok_or(AuthError::Malformed)?;
     let mut it = AvpIter::new(avps);
     let mut is_sccrq = false;
     loop {
@@ -207,13 +200,7 @@ fn find_digest(packet: &[u8], transport: Transport) -> Result<DigestSpot, AuthEr
         }
         // header (6) + digest type (1)
         let digest_at = avps_at + at + 7;
-        return Ok(DigestSpot {
-            msg_start,
-            msg_end,
-            digest_at,
-            alg,
-            is_sccrq,
-        });
+        return Ok(DigestSpot { msg_start, msg_end, digest_at, alg, is_sccrq });
     }
 }
 
@@ -222,24 +209,12 @@ fn find_digest(packet: &[u8], transport: Transport) -> Result<DigestSpot, AuthEr
 fn compute(packet: &[u8], spot: &DigestSpot, key: &DigestKey) -> Result<Vec<u8>, AuthError> {
     let dlen = spot.alg.digest_len();
     let digest_end = spot.digest_at + dlen;
-    let before = packet
-        .get(spot.msg_start..spot.digest_at)
-        .ok_or(AuthError::Malformed)?;
-    let after = packet
-        .get(digest_end..spot.msg_end)
-        .ok_or(AuthError::Malformed)?;
+    let before = packet.get(spot.msg_start..spot.digest_at).ok_or(AuthError::Malformed)?;
+    let after = packet.get(digest_end..spot.msg_end).ok_or(AuthError::Malformed)?;
     let zeros = [0u8; 20];
     let zeros = zeros.get(..dlen).ok_or(AuthError::BadDigestLength)?;
-    let (n1, n2): (&[u8], &[u8]) = if spot.is_sccrq {
-        (&[], &[])
-    } else {
-        (&key.sender_nonce, &key.receiver_nonce)
-    };
-    Ok(hmac(
-        key.alg,
-        &key.shared_key,
-        &[n1, n2, before, zeros, after],
-    ))
+    let (n1, n2): (&[u8], &[u8]) = if spot.is_sccrq { (&[], &[]) } else { (&key.sender_nonce, &key.receiver_nonce) };
+    Ok(hmac(key.alg, &key.shared_key, &[n1, n2, before, zeros, after]))
 }
 
 /// Finds the Message Digest AVP in an emitted control packet (as produced by
@@ -248,20 +223,14 @@ fn compute(packet: &[u8], spot: &DigestSpot, key: &DigestKey) -> Result<Vec<u8>,
 ///
 /// Errors: [`AuthError::NoDigestAvp`], [`AuthError::AlgMismatch`] when the AVP's
 /// Digest Type is not `key.alg`, [`AuthError::Malformed`].
-pub fn fill_digest(
-    packet: &mut [u8],
-    transport: Transport,
-    key: &DigestKey,
-) -> Result<(), AuthError> {
+pub fn fill_digest(packet: &mut [u8], transport: Transport, key: &DigestKey) -> Result<(), AuthError> {
     let spot = find_digest(packet, transport)?;
     if spot.alg != key.alg {
         return Err(AuthError::AlgMismatch);
     }
     let digest = compute(packet, &spot, key)?;
     let end = spot.digest_at + digest.len();
-    let dst = packet
-        .get_mut(spot.digest_at..end)
-        .ok_or(AuthError::Malformed)?;
+    let dst = packet.get_mut(spot.digest_at..end).ok_or(AuthError::Malformed)?;
     dst.copy_from_slice(&digest);
     Ok(())
 }
@@ -269,24 +238,15 @@ pub fn fill_digest(
 /// Verifies the Message Digest of a received control packet (RFC 3931
 /// §5.4.1). Errors: [`AuthError::Mismatch`] when the digest is wrong (drop the
 /// message), or the errors of [`fill_digest`].
-pub fn verify_digest(
-    packet: &[u8],
-    transport: Transport,
-    key: &DigestKey,
-) -> Result<(), AuthError> {
+pub fn verify_digest(packet: &[u8], transport: Transport, key: &DigestKey) -> Result<(), AuthError> {
     let spot = find_digest(packet, transport)?;
     if spot.alg != key.alg {
         return Err(AuthError::AlgMismatch);
     }
     let expect = compute(packet, &spot, key)?;
-    let got = packet
-        .get(spot.digest_at..spot.digest_at + expect.len())
-        .ok_or(AuthError::Malformed)?;
+    let got = packet.get(spot.digest_at..spot.digest_at + expect.len()).ok_or(AuthError::Malformed)?;
     // Constant-time comparison.
-    let diff = got
-        .iter()
-        .zip(expect.iter())
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    let diff = got.iter().zip(expect.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
     if diff == 0 {
         Ok(())
     } else {
@@ -299,30 +259,15 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0)).collect()
     }
 
     #[test]
     fn rfc2202_hmac_md5() {
         let cases: [(Vec<u8>, Vec<u8>, &str); 3] = [
-            (
-                vec![0x0b; 16],
-                b"Hi There".to_vec(),
-                "9294727a3638bb1c13f48ef8158bfc9d",
-            ),
-            (
-                b"Jefe".to_vec(),
-                b"what do ya want for nothing?".to_vec(),
-                "750c783e6ab0b503eaa86e310a5db738",
-            ),
-            (
-                vec![0xaa; 16],
-                vec![0xdd; 50],
-                "56be34521d144c88dbb8c733f0e8b3f6",
-            ),
+            (vec![0x0b; 16], b"Hi There".to_vec(), "9294727a3638bb1c13f48ef8158bfc9d"),
+            (b"Jefe".to_vec(), b"what do ya want for nothing?".to_vec(), "750c783e6ab0b503eaa86e310a5db738"),
+            (vec![0xaa; 16], vec![0xdd; 50], "56be34521d144c88dbb8c733f0e8b3f6"),
         ];
         for (key, data, want) in cases {
             assert_eq!(hmac(DigestAlg::HmacMd5, &key, &[&data]), hex(want));
@@ -332,21 +277,9 @@ mod tests {
     #[test]
     fn rfc2202_hmac_sha1() {
         let cases: [(Vec<u8>, Vec<u8>, &str); 3] = [
-            (
-                vec![0x0b; 20],
-                b"Hi There".to_vec(),
-                "b617318655057264e28bc0b6fb378c8ef146be00",
-            ),
-            (
-                b"Jefe".to_vec(),
-                b"what do ya want for nothing?".to_vec(),
-                "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79",
-            ),
-            (
-                vec![0xaa; 20],
-                vec![0xdd; 50],
-                "125d7342b9ac11cd91a39af48aa17b4f63f175d3",
-            ),
+            (vec![0x0b; 20], b"Hi There".to_vec(), "b617318655057264e28bc0b6fb378c8ef146be00"),
+            (b"Jefe".to_vec(), b"what do ya want for nothing?".to_vec(), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
+            (vec![0xaa; 20], vec![0xdd; 50], "125d7342b9ac11cd91a39af48aa17b4f63f175d3"),
         ];
         for (key, data, want) in cases {
             // Split the data to check that parts are concatenated.
@@ -362,13 +295,7 @@ mod tests {
         h.update(b"secret");
         h.update([1u8, 2, 3, 4]);
         let want: [u8; 16] = h.finalize().into();
-        assert_eq!(
-            challenge_response(MessageType::Sccrp, b"secret", &[1, 2, 3, 4]),
-            want
-        );
-        assert_ne!(
-            challenge_response(MessageType::Scccn, b"secret", &[1, 2, 3, 4]),
-            want
-        );
+        assert_eq!(challenge_response(MessageType::Sccrp, b"secret", &[1, 2, 3, 4]), want);
+        assert_ne!(challenge_response(MessageType::Scccn, b"secret", &[1, 2, 3, 4]), want);
     }
 }

@@ -204,22 +204,8 @@ pub struct AvpSpec {
 }
 
 /// Shorthand constructor for table rows.
-const fn row(
-    attr_type: u16,
-    name: &'static str,
-    mandatory: MPolicy,
-    may_hide: bool,
-    shape: ValueShape,
-    versions: VersionSet,
-) -> AvpSpec {
-    AvpSpec {
-        attr_type,
-        name,
-        mandatory,
-        may_hide,
-        shape,
-        versions,
-    }
+const fn row(attr_type: u16, name: &'static str, mandatory: MPolicy, may_hide: bool, shape: ValueShape, versions: VersionSet) -> AvpSpec {
+    AvpSpec { attr_type, name, mandatory, may_hide, shape, versions }
 }
 
 use MPolicy::{Always as M1, Never as M0};
@@ -232,362 +218,65 @@ use VersionSet::{Both, V2 as OnlyV2, V3 as OnlyV3};
 pub static AVP_TABLE: &[AvpSpec] = &[
     row(attr::MESSAGE_TYPE, "Message Type", M1, false, U16, Both),
     row(attr::RESULT_CODE, "Result Code", M1, false, Composite, Both),
-    row(
-        attr::PROTOCOL_VERSION,
-        "Protocol Version",
-        M1,
-        false,
-        Fixed(2),
-        OnlyV2,
-    ),
-    row(
-        attr::FRAMING_CAPABILITIES,
-        "Framing Capabilities",
-        M1,
-        true,
-        U32,
-        OnlyV2,
-    ),
-    row(
-        attr::BEARER_CAPABILITIES,
-        "Bearer Capabilities",
-        M1,
-        true,
-        U32,
-        OnlyV2,
-    ),
+    row(attr::PROTOCOL_VERSION, "Protocol Version", M1, false, Fixed(2), OnlyV2),
+    row(attr::FRAMING_CAPABILITIES, "Framing Capabilities", M1, true, U32, OnlyV2),
+    row(attr::BEARER_CAPABILITIES, "Bearer Capabilities", M1, true, U32, OnlyV2),
     row(attr::TIE_BREAKER, "Tie Breaker", M0, false, Fixed(8), Both),
-    row(
-        attr::FIRMWARE_REVISION,
-        "Firmware Revision",
-        M0,
-        true,
-        U16,
-        Both,
-    ),
+    row(attr::FIRMWARE_REVISION, "Firmware Revision", M0, true, U16, Both),
     row(attr::HOST_NAME, "Host Name", M1, false, Str, Both),
     row(attr::VENDOR_NAME, "Vendor Name", M0, true, Bytes, Both),
-    row(
-        attr::ASSIGNED_TUNNEL_ID,
-        "Assigned Tunnel ID",
-        M1,
-        true,
-        U16,
-        OnlyV2,
-    ),
-    row(
-        attr::RECEIVE_WINDOW_SIZE,
-        "Receive Window Size",
-        M1,
-        false,
-        U16,
-        Both,
-    ),
+    row(attr::ASSIGNED_TUNNEL_ID, "Assigned Tunnel ID", M1, true, U16, OnlyV2),
+    row(attr::RECEIVE_WINDOW_SIZE, "Receive Window Size", M1, false, U16, Both),
     row(attr::CHALLENGE, "Challenge", M1, true, Bytes, OnlyV2),
-    row(
-        attr::Q931_CAUSE_CODE,
-        "Q.931 Cause Code",
-        M1,
-        false,
-        Composite,
-        Both,
-    ),
-    row(
-        attr::CHALLENGE_RESPONSE,
-        "Challenge Response",
-        M1,
-        true,
-        Fixed(16),
-        OnlyV2,
-    ),
-    row(
-        attr::ASSIGNED_SESSION_ID,
-        "Assigned Session ID",
-        M1,
-        true,
-        U16,
-        OnlyV2,
-    ),
-    row(
-        attr::CALL_SERIAL_NUMBER,
-        "Call Serial Number",
-        M1,
-        true,
-        U32,
-        Both,
-    ),
+    row(attr::Q931_CAUSE_CODE, "Q.931 Cause Code", M1, false, Composite, Both),
+    row(attr::CHALLENGE_RESPONSE, "Challenge Response", M1, true, Fixed(16), OnlyV2),
+    row(attr::ASSIGNED_SESSION_ID, "Assigned Session ID", M1, true, U16, OnlyV2),
+    row(attr::CALL_SERIAL_NUMBER, "Call Serial Number", M1, true, U32, Both),
     row(attr::MINIMUM_BPS, "Minimum BPS", M1, true, U32, OnlyV2),
     row(attr::MAXIMUM_BPS, "Maximum BPS", M1, true, U32, OnlyV2),
     row(attr::BEARER_TYPE, "Bearer Type", M1, true, U32, OnlyV2),
     row(attr::FRAMING_TYPE, "Framing Type", M1, true, U32, OnlyV2),
-    row(
-        attr::CALLED_NUMBER,
-        "Called Number",
-        M1,
-        true,
-        Bytes,
-        OnlyV2,
-    ),
-    row(
-        attr::CALLING_NUMBER,
-        "Calling Number",
-        M1,
-        true,
-        Bytes,
-        OnlyV2,
-    ),
+    row(attr::CALLED_NUMBER, "Called Number", M1, true, Bytes, OnlyV2),
+    row(attr::CALLING_NUMBER, "Calling Number", M1, true, Bytes, OnlyV2),
     row(attr::SUB_ADDRESS, "Sub-Address", M1, true, Bytes, OnlyV2),
-    row(
-        attr::TX_CONNECT_SPEED,
-        "(Tx) Connect Speed",
-        M1,
-        true,
-        U32,
-        OnlyV2,
-    ),
-    row(
-        attr::PHYSICAL_CHANNEL_ID,
-        "Physical Channel ID",
-        M0,
-        true,
-        U32,
-        Both,
-    ),
-    row(
-        attr::INITIAL_RECEIVED_LCP_CONFREQ,
-        "Initial Received LCP CONFREQ",
-        M0,
-        true,
-        Bytes,
-        OnlyV2,
-    ),
-    row(
-        attr::LAST_SENT_LCP_CONFREQ,
-        "Last Sent LCP CONFREQ",
-        M0,
-        true,
-        Bytes,
-        OnlyV2,
-    ),
-    row(
-        attr::LAST_RECEIVED_LCP_CONFREQ,
-        "Last Received LCP CONFREQ",
-        M0,
-        true,
-        Bytes,
-        OnlyV2,
-    ),
-    row(
-        attr::PROXY_AUTHEN_TYPE,
-        "Proxy Authen Type",
-        M0,
-        true,
-        U16,
-        OnlyV2,
-    ),
-    row(
-        attr::PROXY_AUTHEN_NAME,
-        "Proxy Authen Name",
-        M0,
-        true,
-        Bytes,
-        OnlyV2,
-    ),
-    row(
-        attr::PROXY_AUTHEN_CHALLENGE,
-        "Proxy Authen Challenge",
-        M0,
-        true,
-        Bytes,
-        OnlyV2,
-    ),
-    row(
-        attr::PROXY_AUTHEN_ID,
-        "Proxy Authen ID",
-        M0,
-        true,
-        U16,
-        OnlyV2,
-    ),
-    row(
-        attr::PROXY_AUTHEN_RESPONSE,
-        "Proxy Authen Response",
-        M0,
-        true,
-        Bytes,
-        OnlyV2,
-    ),
-    row(
-        attr::CALL_ERRORS,
-        "Call Errors",
-        M1,
-        true,
-        Fixed(26),
-        OnlyV2,
-    ),
+    row(attr::TX_CONNECT_SPEED, "(Tx) Connect Speed", M1, true, U32, OnlyV2),
+    row(attr::PHYSICAL_CHANNEL_ID, "Physical Channel ID", M0, true, U32, Both),
+    row(attr::INITIAL_RECEIVED_LCP_CONFREQ, "Initial Received LCP CONFREQ", M0, true, Bytes, OnlyV2),
+    row(attr::LAST_SENT_LCP_CONFREQ, "Last Sent LCP CONFREQ", M0, true, Bytes, OnlyV2),
+    row(attr::LAST_RECEIVED_LCP_CONFREQ, "Last Received LCP CONFREQ", M0, true, Bytes, OnlyV2),
+    row(attr::PROXY_AUTHEN_TYPE, "Proxy Authen Type", M0, true, U16, OnlyV2),
+    row(attr::PROXY_AUTHEN_NAME, "Proxy Authen Name", M0, true, Bytes, OnlyV2),
+    row(attr::PROXY_AUTHEN_CHALLENGE, "Proxy Authen Challenge", M0, true, Bytes, OnlyV2),
+    row(attr::PROXY_AUTHEN_ID, "Proxy Authen ID", M0, true, U16, OnlyV2),
+    row(attr::PROXY_AUTHEN_RESPONSE, "Proxy Authen Response", M0, true, Bytes, OnlyV2),
+    row(attr::CALL_ERRORS, "Call Errors", M1, true, Fixed(26), OnlyV2),
     row(attr::ACCM, "ACCM", M1, true, Fixed(10), OnlyV2),
     row(attr::RANDOM_VECTOR, "Random Vector", M1, false, Bytes, Both),
-    row(
-        attr::PRIVATE_GROUP_ID,
-        "Private Group ID",
-        M0,
-        true,
-        Bytes,
-        OnlyV2,
-    ),
-    row(
-        attr::RX_CONNECT_SPEED,
-        "Rx Connect Speed",
-        M0,
-        true,
-        U32,
-        OnlyV2,
-    ),
-    row(
-        attr::SEQUENCING_REQUIRED,
-        "Sequencing Required",
-        M1,
-        false,
-        Empty,
-        OnlyV2,
-    ),
-    row(
-        attr::EXTENDED_VENDOR_ID,
-        "Extended Vendor ID",
-        M0,
-        false,
-        U32,
-        OnlyV3,
-    ),
-    row(
-        attr::MESSAGE_DIGEST,
-        "Message Digest",
-        M1,
-        false,
-        Composite,
-        OnlyV3,
-    ),
+    row(attr::PRIVATE_GROUP_ID, "Private Group ID", M0, true, Bytes, OnlyV2),
+    row(attr::RX_CONNECT_SPEED, "Rx Connect Speed", M0, true, U32, OnlyV2),
+    row(attr::SEQUENCING_REQUIRED, "Sequencing Required", M1, false, Empty, OnlyV2),
+    row(attr::EXTENDED_VENDOR_ID, "Extended Vendor ID", M0, false, U32, OnlyV3),
+    row(attr::MESSAGE_DIGEST, "Message Digest", M1, false, Composite, OnlyV3),
     row(attr::ROUTER_ID, "Router ID", M1, false, U32, OnlyV3),
-    row(
-        attr::ASSIGNED_CONTROL_CONNECTION_ID,
-        "Assigned Control Connection ID",
-        M1,
-        true,
-        U32,
-        OnlyV3,
-    ),
-    row(
-        attr::PSEUDOWIRE_CAPABILITIES_LIST,
-        "Pseudowire Capabilities List",
-        M1,
-        false,
-        Composite,
-        OnlyV3,
-    ),
-    row(
-        attr::LOCAL_SESSION_ID,
-        "Local Session ID",
-        M1,
-        false,
-        U32,
-        OnlyV3,
-    ),
-    row(
-        attr::REMOTE_SESSION_ID,
-        "Remote Session ID",
-        M1,
-        false,
-        U32,
-        OnlyV3,
-    ),
-    row(
-        attr::ASSIGNED_COOKIE,
-        "Assigned Cookie",
-        M1,
-        true,
-        Composite,
-        OnlyV3,
-    ),
-    row(
-        attr::REMOTE_END_ID,
-        "Remote End ID",
-        M1,
-        false,
-        Bytes,
-        OnlyV3,
-    ),
-    row(
-        attr::PSEUDOWIRE_TYPE,
-        "Pseudowire Type",
-        M1,
-        false,
-        U16,
-        OnlyV3,
-    ),
-    row(
-        attr::L2_SPECIFIC_SUBLAYER,
-        "L2-Specific Sublayer",
-        M1,
-        false,
-        U16,
-        OnlyV3,
-    ),
-    row(
-        attr::DATA_SEQUENCING,
-        "Data Sequencing",
-        M1,
-        false,
-        U16,
-        OnlyV3,
-    ),
-    row(
-        attr::CIRCUIT_STATUS,
-        "Circuit Status",
-        M1,
-        false,
-        U16,
-        OnlyV3,
-    ),
-    row(
-        attr::PREFERRED_LANGUAGE,
-        "Preferred Language",
-        M0,
-        false,
-        Bytes,
-        OnlyV3,
-    ),
-    row(
-        attr::CONTROL_MESSAGE_AUTH_NONCE,
-        "Control Message Authentication Nonce",
-        M1,
-        false,
-        Bytes,
-        OnlyV3,
-    ),
-    row(
-        attr::TX_CONNECT_SPEED_V3,
-        "Tx Connect Speed",
-        M0,
-        true,
-        U64,
-        OnlyV3,
-    ),
-    row(
-        attr::RX_CONNECT_SPEED_V3,
-        "Rx Connect Speed",
-        M0,
-        true,
-        U64,
-        OnlyV3,
-    ),
+    row(attr::ASSIGNED_CONTROL_CONNECTION_ID, "Assigned Control Connection ID", M1, true, U32, OnlyV3),
+    row(attr::PSEUDOWIRE_CAPABILITIES_LIST, "Pseudowire Capabilities List", M1, false, Composite, OnlyV3),
+    row(attr::LOCAL_SESSION_ID, "Local Session ID", M1, false, U32, OnlyV3),
+    row(attr::REMOTE_SESSION_ID, "Remote Session ID", M1, false, U32, OnlyV3),
+    row(attr::ASSIGNED_COOKIE, "Assigned Cookie", M1, true, Composite, OnlyV3),
+    row(attr::REMOTE_END_ID, "Remote End ID", M1, false, Bytes, OnlyV3),
+    row(attr::PSEUDOWIRE_TYPE, "Pseudowire Type", M1, false, U16, OnlyV3),
+    row(attr::L2_SPECIFIC_SUBLAYER, "L2-Specific Sublayer", M1, false, U16, OnlyV3),
+    row(attr::DATA_SEQUENCING, "Data Sequencing", M1, false, U16, OnlyV3),
+    row(attr::CIRCUIT_STATUS, "Circuit Status", M1, false, U16, OnlyV3),
+    row(attr::PREFERRED_LANGUAGE, "Preferred Language", M0, false, Bytes, OnlyV3),
+    row(attr::CONTROL_MESSAGE_AUTH_NONCE, "Control Message Authentication Nonce", M1, false, Bytes, OnlyV3),
+    row(attr::TX_CONNECT_SPEED_V3, "Tx Connect Speed", M0, true, U64, OnlyV3),
+    row(attr::RX_CONNECT_SPEED_V3, "Rx Connect Speed", M0, true, U64, OnlyV3),
 ];
 
 /// The registry row of an IETF attribute type, if known.
 pub fn avp_spec(attr_type: u16) -> Option<&'static AvpSpec> {
-    AVP_TABLE
-        .binary_search_by_key(&attr_type, |s| s.attr_type)
-        .ok()
-        .and_then(|i| AVP_TABLE.get(i))
+    AVP_TABLE.binary_search_by_key(&attr_type, |s| s.attr_type).ok().and_then(|i| AVP_TABLE.get(i))
 }
 
 /// The RFC name of an IETF attribute type, or "unknown".
@@ -656,11 +345,7 @@ pub struct AvpIter<'a> {
 impl<'a> AvpIter<'a> {
     /// Iterates over `avps`, the octets after the control header.
     pub fn new(avps: &'a [u8]) -> Self {
-        AvpIter {
-            buf: avps,
-            offset: 0,
-            failed: false,
-        }
+        AvpIter { buf: avps, offset: 0, failed: false }
     }
 
     /// Octet offset of the next AVP in the list.
@@ -682,9 +367,7 @@ impl<'a> AvpIter<'a> {
         if len < AVP_HEADER_LEN || len > rest.len() {
             return Err(AvpError::BadLength { offset, length });
         }
-        let value = rest
-            .get(AVP_HEADER_LEN..len)
-            .ok_or(AvpError::BadLength { offset, length })?;
+        let value = rest.get(AVP_HEADER_LEN..len).ok_or(AvpError::BadLength { offset, length })?;
         let avp = RawAvp {
             mandatory: flags & AVP_M != 0,
             hidden: flags & AVP_H != 0,
@@ -722,14 +405,7 @@ impl<'a> Iterator for AvpIter<'a> {
 /// `value` must be at most [`AVP_MAX_VALUE_LEN`] (1017) octets; a longer
 /// value is a caller bug and is truncated to that length so the Length field
 /// stays consistent.
-pub fn write_avp(
-    out: &mut Vec<u8>,
-    mandatory: bool,
-    hidden: bool,
-    vendor_id: u16,
-    attr_type: u16,
-    value: &[u8],
-) {
+pub fn write_avp(out: &mut Vec<u8>, mandatory: bool, hidden: bool, vendor_id: u16, attr_type: u16, value: &[u8]) {
     let value = value.get(..AVP_MAX_VALUE_LEN).unwrap_or(value);
     // value.len() <= 1017, so the length fits the 10-bit field.
     let mut flags = (value.len() + AVP_HEADER_LEN) as u16 & AVP_LEN;
@@ -751,9 +427,7 @@ mod tests {
 
     #[test]
     fn table_sorted_unique_and_complete() {
-        assert!(AVP_TABLE
-            .windows(2)
-            .all(|w| w[0].attr_type < w[1].attr_type));
+        assert!(AVP_TABLE.windows(2).all(|w| w[0].attr_type < w[1].attr_type));
         for t in (0u16..=39).filter(|&t| t != 20) {
             assert!(avp_spec(t).is_some(), "missing type {t}");
         }
@@ -772,39 +446,17 @@ mod tests {
         assert_eq!(&out[..8], &[0x80, 0x08, 0, 0, 0, 0, 0, 1]);
         let avps: Vec<_> = AvpIter::new(&out).collect();
         assert_eq!(avps.len(), 2);
-        assert_eq!(
-            avps[1],
-            Ok(RawAvp {
-                mandatory: false,
-                hidden: true,
-                reserved_bits: false,
-                vendor_id: 9,
-                attr_type: 300,
-                value: b"xyz",
-            })
-        );
+        assert_eq!(avps[1], Ok(RawAvp { mandatory: false, hidden: true, reserved_bits: false, vendor_id: 9, attr_type: 300, value: b"xyz" }));
     }
 
     #[test]
     fn framing_errors() {
         // Length 5 (< 6).
         let bad = [0x80, 0x05, 0, 0, 0, 0];
-        assert_eq!(
-            AvpIter::new(&bad).collect::<Vec<_>>(),
-            vec![Err(AvpError::BadLength {
-                offset: 0,
-                length: 5
-            })]
-        );
+        assert_eq!(AvpIter::new(&bad).collect::<Vec<_>>(), vec![Err(AvpError::BadLength { offset: 0, length: 5 })]);
         // Length overruns.
         let bad = [0x80, 0x09, 0, 0, 0, 0, 1];
-        assert_eq!(
-            AvpIter::new(&bad).collect::<Vec<_>>(),
-            vec![Err(AvpError::BadLength {
-                offset: 0,
-                length: 9
-            })]
-        );
+        assert_eq!(AvpIter::new(&bad).collect::<Vec<_>>(), vec![Err(AvpError::BadLength { offset: 0, length: 9 })]);
         // Trailing partial header.
         let bad = [0x80, 0x06, 0, 0, 0, 0, 0x80];
         let v: Vec<_> = AvpIter::new(&bad).collect();

@@ -348,7 +348,6 @@ impl Cx<'_> {
         *self.call_serial = self.call_serial.wrapping_add(1);
         *self.call_serial
     }
-
 }
 
 fn cx<'a>(now: Instant, sh: &'a mut Shared) -> Cx<'a> {
@@ -686,7 +685,16 @@ impl Endpoint {
     /// retransmission of one (RFC 2661 §3.1: the Tunnel ID is 0 until the
     /// peer learns ours).
     #[allow(clippy::too_many_arguments)]
-    fn on_tunnel_zero(&mut self, now: Instant, local: Option<SocketAddr>, from: SocketAddr, transport: Transport, header: &ControlHeader, avps: &[u8], bytes: &[u8]) {
+    fn on_tunnel_zero(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddr>,
+        from: SocketAddr,
+        transport: Transport,
+        header: &ControlHeader,
+        avps: &[u8],
+        bytes: &[u8],
+    ) {
         if avps.is_empty() {
             // A ZLB for tunnel 0 acknowledges nothing we keep state for
             // (e.g. a refused peer acking a stateless StopCCN).
@@ -800,7 +808,8 @@ impl Endpoint {
             // RFC 2661 §4.4.2 (result 2, error 4 "insufficient resources"):
             // tell the peer at once instead of letting it retransmit its
             // SCCRQ for a whole cycle and count a failure per copy.
-            let r = ResultCode { result: stop_ccn::GENERAL_ERROR, error: Some(super::result::error::NO_RESOURCE), message: Some("tunnel limit reached".into()) };
+            let r =
+                ResultCode { result: stop_ccn::GENERAL_ERROR, error: Some(super::result::error::NO_RESOURCE), message: Some("tunnel limit reached".into()) };
             return self.refuse_statelessly(local, from, transport, header, peer_tid, r);
         };
         let mut p = (*params).clone();

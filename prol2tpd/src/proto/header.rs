@@ -154,10 +154,7 @@ impl fmt::Display for HeaderError {
             HeaderError::Truncated => write!(f, "truncated L2TP header"),
             HeaderError::BadVersion(v) => write!(f, "unsupported L2TP version {v}"),
             HeaderError::LengthMismatch { length, available } => {
-                write!(
-                    f,
-                    "bad length field {length} (datagram has {available} octets)"
-                )
+                write!(f, "bad length field {length} (datagram has {available} octets)")
             }
             HeaderError::ControlWithoutLength => write!(f, "control message without L bit"),
             HeaderError::ControlWithoutSequence => write!(f, "control message without S bit"),
@@ -209,14 +206,7 @@ pub fn parse_packet(transport: Transport, buf: &[u8]) -> Result<Packet<'_>, Head
                 }
                 parse_control(flags, rest)
             } else {
-                Ok(Packet::Data(DataPacket {
-                    version: Version::V3,
-                    tunnel_id: 0,
-                    session_id,
-                    ns: None,
-                    nr: None,
-                    payload: rest,
-                }))
+                Ok(Packet::Data(DataPacket { version: Version::V3, tunnel_id: 0, session_id, ns: None, nr: None, payload: rest }))
             }
         }
     }
@@ -236,14 +226,7 @@ fn parse_udp(buf: &[u8]) -> Result<Packet<'_>, HeaderError> {
         // RFC 3931 §4.1.2.1: T=0, Ver=3, 16 reserved bits, 32-bit Session ID.
         let session_id = be32(buf, 4)?;
         let payload = buf.get(8..).ok_or(HeaderError::Truncated)?;
-        return Ok(Packet::Data(DataPacket {
-            version: Version::V3,
-            tunnel_id: 0,
-            session_id,
-            ns: None,
-            nr: None,
-            payload,
-        }));
+        return Ok(Packet::Data(DataPacket { version: Version::V3, tunnel_id: 0, session_id, ns: None, nr: None, payload }));
     }
     parse_v2_data(flags, buf)
 }
@@ -262,27 +245,13 @@ fn parse_control(flags: u16, buf: &[u8]) -> Result<Packet<'_>, HeaderError> {
     let length = be16(buf, 2)?;
     let len = usize::from(length);
     if len < V2_CONTROL_HEADER_LEN || len > buf.len() {
-        return Err(HeaderError::LengthMismatch {
-            length,
-            available: buf.len(),
-        });
+        return Err(HeaderError::LengthMismatch { length, available: buf.len() });
     }
     let msg = buf.get(..len).ok_or(HeaderError::Truncated)?;
-    let (version, tunnel_id, session_id) = if flags & VER_MASK == 3 {
-        (Version::V3, be32(msg, 4)?, 0)
-    } else {
-        (Version::V2, u32::from(be16(msg, 4)?), be16(msg, 6)?)
-    };
-    let header = ControlHeader {
-        version,
-        tunnel_id,
-        session_id,
-        ns: be16(msg, 8)?,
-        nr: be16(msg, 10)?,
-    };
-    let avps = msg
-        .get(V2_CONTROL_HEADER_LEN..)
-        .ok_or(HeaderError::Truncated)?;
+    let (version, tunnel_id, session_id) =
+        if flags & VER_MASK == 3 { (Version::V3, be32(msg, 4)?, 0) } else { (Version::V2, u32::from(be16(msg, 4)?), be16(msg, 6)?) };
+    let header = ControlHeader { version, tunnel_id, session_id, ns: be16(msg, 8)?, nr: be16(msg, 10)? };
+    let avps = msg.get(V2_CONTROL_HEADER_LEN..).ok_or(HeaderError::Truncated)?;
     Ok(Packet::Control { header, avps })
 }
 
@@ -294,10 +263,7 @@ fn parse_v2_data(flags: u16, buf: &[u8]) -> Result<Packet<'_>, HeaderError> {
         let length = be16(buf, 2)?;
         let len = usize::from(length);
         if len > buf.len() || len < 8 {
-            return Err(HeaderError::LengthMismatch {
-                length,
-                available: buf.len(),
-            });
+            return Err(HeaderError::LengthMismatch { length, available: buf.len() });
         }
         msg = buf.get(..len).ok_or(HeaderError::Truncated)?;
         off = 4;
@@ -315,23 +281,13 @@ fn parse_v2_data(flags: u16, buf: &[u8]) -> Result<Packet<'_>, HeaderError> {
     };
     if flags & FLAG_O != 0 {
         let offset_size = usize::from(be16(msg, off)?);
-        off = off
-            .checked_add(2)
-            .and_then(|o| o.checked_add(offset_size))
-            .ok_or(HeaderError::BadOffset)?;
+        off = off.checked_add(2).and_then(|o| o.checked_add(offset_size)).ok_or(HeaderError::BadOffset)?;
         if off > msg.len() {
             return Err(HeaderError::BadOffset);
         }
     }
     let payload = msg.get(off..).ok_or(HeaderError::Truncated)?;
-    Ok(Packet::Data(DataPacket {
-        version: Version::V2,
-        tunnel_id,
-        session_id: u32::from(session_id),
-        ns,
-        nr,
-        payload,
-    }))
+    Ok(Packet::Data(DataPacket { version: Version::V2, tunnel_id, session_id: u32::from(session_id), ns, nr, payload }))
 }
 
 /// Appends a whole control packet (header + the already-encoded AVP bytes) to
@@ -365,13 +321,7 @@ pub fn emit_control(transport: Transport, header: &ControlHeader, avps: &[u8], o
 
 /// Appends an L2TPv2 data message (RFC 2661 §3.1) to `out`: no Length, no
 /// offset, S bit and Ns/Nr only when `ns_nr` is given.
-pub fn emit_data_v2(
-    tunnel_id: u16,
-    session_id: u16,
-    ns_nr: Option<(u16, u16)>,
-    payload: &[u8],
-    out: &mut Vec<u8>,
-) {
+pub fn emit_data_v2(tunnel_id: u16, session_id: u16, ns_nr: Option<(u16, u16)>, payload: &[u8], out: &mut Vec<u8>) {
     let mut flags = 2u16;
     if ns_nr.is_some() {
         flags |= FLAG_S;
@@ -395,14 +345,7 @@ const L2SPEC_S: u32 = 0x4000_0000;
 /// `Some(n)` the default L2-Specific Sublayer (RFC 3931 §4.6) with the S bit
 /// set and the 24-bit sequence number `n & 0xFF_FFFF`, then `payload`.
 /// With `None` no sublayer is written (the "no L2-Specific Sublayer" case).
-pub fn emit_data_v3(
-    transport: Transport,
-    session_id: u32,
-    cookie: &[u8],
-    l2spec_seq: Option<u32>,
-    payload: &[u8],
-    out: &mut Vec<u8>,
-) {
+pub fn emit_data_v3(transport: Transport, session_id: u32, cookie: &[u8], l2spec_seq: Option<u32>, payload: &[u8], out: &mut Vec<u8>) {
     if transport == Transport::Udp {
         out.extend_from_slice(&3u16.to_be_bytes());
         out.extend_from_slice(&[0, 0]);
@@ -420,19 +363,11 @@ mod tests {
     use super::*;
 
     /// An L2TPv2 ZLB: T L S Ver=2, Length 12, tunnel 0x1234, session 0, Ns 3, Nr 7.
-    const ZLB_V2_BYTES: [u8; 12] = [
-        0xc8, 0x02, 0x00, 0x0c, 0x12, 0x34, 0x00, 0x00, 0x00, 0x03, 0x00, 0x07,
-    ];
+    const ZLB_V2_BYTES: [u8; 12] = [0xc8, 0x02, 0x00, 0x0c, 0x12, 0x34, 0x00, 0x00, 0x00, 0x03, 0x00, 0x07];
 
     #[test]
     fn zlb_v2_golden() {
-        let hdr = ControlHeader {
-            version: Version::V2,
-            tunnel_id: 0x1234,
-            session_id: 0,
-            ns: 3,
-            nr: 7,
-        };
+        let hdr = ControlHeader { version: Version::V2, tunnel_id: 0x1234, session_id: 0, ns: 3, nr: 7 };
         let mut out = Vec::new();
         emit_control(Transport::Udp, &hdr, &[], &mut out);
         assert_eq!(out, ZLB_V2_BYTES);
@@ -447,13 +382,7 @@ mod tests {
 
     #[test]
     fn v3_ip_control_round_trip() {
-        let hdr = ControlHeader {
-            version: Version::V3,
-            tunnel_id: 0xdead_beef,
-            session_id: 0,
-            ns: 1,
-            nr: 2,
-        };
+        let hdr = ControlHeader { version: Version::V3, tunnel_id: 0xdead_beef, session_id: 0, ns: 1, nr: 2 };
         let mut out = Vec::new();
         emit_control(Transport::Ip, &hdr, &[1, 2, 3, 4, 5, 6], &mut out);
         assert_eq!(&out[..4], &[0, 0, 0, 0]);
@@ -471,54 +400,30 @@ mod tests {
     fn control_flag_rules() {
         let mut p = ZLB_V2_BYTES;
         p[0] = 0x88; // no L
-        assert_eq!(
-            parse_packet(Transport::Udp, &p),
-            Err(HeaderError::ControlWithoutLength)
-        );
+        assert_eq!(parse_packet(Transport::Udp, &p), Err(HeaderError::ControlWithoutLength));
         p[0] = 0xc0; // no S
-        assert_eq!(
-            parse_packet(Transport::Udp, &p),
-            Err(HeaderError::ControlWithoutSequence)
-        );
+        assert_eq!(parse_packet(Transport::Udp, &p), Err(HeaderError::ControlWithoutSequence));
         p[0] = 0xca; // O set
-        assert_eq!(
-            parse_packet(Transport::Udp, &p),
-            Err(HeaderError::ControlWithOffsetOrPriority)
-        );
+        assert_eq!(parse_packet(Transport::Udp, &p), Err(HeaderError::ControlWithOffsetOrPriority));
         let mut p = ZLB_V2_BYTES;
         p[1] = 0x01;
-        assert_eq!(
-            parse_packet(Transport::Udp, &p),
-            Err(HeaderError::BadVersion(1))
-        );
+        assert_eq!(parse_packet(Transport::Udp, &p), Err(HeaderError::BadVersion(1)));
         let mut p = ZLB_V2_BYTES;
         p[3] = 13;
-        assert_eq!(
-            parse_packet(Transport::Udp, &p),
-            Err(HeaderError::LengthMismatch {
-                length: 13,
-                available: 12
-            })
-        );
+        assert_eq!(parse_packet(Transport::Udp, &p), Err(HeaderError::LengthMismatch { length: 13, available: 12 }));
     }
 
     #[test]
     fn trailing_octets_beyond_length_ignored() {
         let mut p = ZLB_V2_BYTES.to_vec();
         p.extend_from_slice(&[0xff, 0xff]);
-        assert!(matches!(
-            parse_packet(Transport::Udp, &p),
-            Ok(Packet::Control { avps: &[], .. })
-        ));
+        assert!(matches!(parse_packet(Transport::Udp, &p), Ok(Packet::Control { avps: &[], .. })));
     }
 
     #[test]
     fn v2_data_with_offset_and_sequence() {
         // T=0 L S O Ver=2, length 18, tunnel 5, session 6, Ns 1, Nr 2, offset 2 + pad, payload ff 03
-        let p = [
-            0x4a, 0x02, 0x00, 0x12, 0x00, 0x05, 0x00, 0x06, 0x00, 0x01, 0x00, 0x02, 0x00, 0x02,
-            0xaa, 0xbb, 0xff, 0x03, 0x99,
-        ];
+        let p = [0x4a, 0x02, 0x00, 0x12, 0x00, 0x05, 0x00, 0x06, 0x00, 0x01, 0x00, 0x02, 0x00, 0x02, 0xaa, 0xbb, 0xff, 0x03, 0x99];
         match parse_packet(Transport::Udp, &p) {
             Ok(Packet::Data(d)) => {
                 assert_eq!(d.version, Version::V2);
@@ -530,10 +435,7 @@ mod tests {
         }
         let mut bad = p;
         bad[13] = 9;
-        assert_eq!(
-            parse_packet(Transport::Udp, &bad),
-            Err(HeaderError::BadOffset)
-        );
+        assert_eq!(parse_packet(Transport::Udp, &bad), Err(HeaderError::BadOffset));
     }
 
     #[test]
@@ -543,10 +445,7 @@ mod tests {
         assert_eq!(&out[..6], &[0x08, 0x02, 0x00, 0x07, 0x00, 0x09]);
         match parse_packet(Transport::Udp, &out) {
             Ok(Packet::Data(d)) => {
-                assert_eq!(
-                    (d.tunnel_id, d.session_id, d.ns, d.nr),
-                    (7, 9, Some(4), Some(5))
-                );
+                assert_eq!((d.tunnel_id, d.session_id, d.ns, d.nr), (7, 9, Some(4), Some(5)));
                 assert_eq!(d.payload, &[0xff, 0x03, 0xc0, 0x21]);
             }
             other => panic!("unexpected {other:?}"),
@@ -557,14 +456,7 @@ mod tests {
     fn v3_data_emit_parse_both_transports() {
         for transport in [Transport::Udp, Transport::Ip] {
             let mut out = Vec::new();
-            emit_data_v3(
-                transport,
-                0x0102_0304,
-                &[9, 9, 9, 9],
-                Some(0x0100_0005),
-                b"eth",
-                &mut out,
-            );
+            emit_data_v3(transport, 0x0102_0304, &[9, 9, 9, 9], Some(0x0100_0005), b"eth", &mut out);
             match parse_packet(transport, &out) {
                 Ok(Packet::Data(d)) => {
                     assert_eq!(d.version, Version::V3);
@@ -584,13 +476,7 @@ mod tests {
             let _ = parse_packet(Transport::Udp, &out[..n]);
             let _ = parse_packet(Transport::Ip, &out[..n]);
         }
-        assert_eq!(
-            parse_packet(Transport::Udp, &[]),
-            Err(HeaderError::Truncated)
-        );
-        assert_eq!(
-            parse_packet(Transport::Ip, &[0, 0, 0, 0, 0x08]),
-            Err(HeaderError::Truncated)
-        );
+        assert_eq!(parse_packet(Transport::Udp, &[]), Err(HeaderError::Truncated));
+        assert_eq!(parse_packet(Transport::Ip, &[0, 0, 0, 0, 0x08]), Err(HeaderError::Truncated));
     }
 }

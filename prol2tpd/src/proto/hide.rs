@@ -30,10 +30,7 @@ impl fmt::Display for HideError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HideError::TooShort => write!(f, "hidden AVP value shorter than 2 octets"),
-            HideError::BadLength { claimed, available } => write!(
-                f,
-                "hidden AVP original length {claimed} exceeds {available} octets (wrong secret?)"
-            ),
+            HideError::BadLength { claimed, available } => write!(f, "hidden AVP original length {claimed} exceeds {available} octets (wrong secret?)"),
         }
     }
 }
@@ -43,13 +40,7 @@ impl std::error::Error for HideError {}
 /// XORs `data` in place with the RFC 2661 §4.3 keystream. When `encrypting`
 /// the chaining input is the output block, otherwise the input block; either
 /// way it is the ciphertext.
-fn xor_stream(
-    attr_type: u16,
-    data: &mut [u8],
-    secret: &[u8],
-    random_vector: &[u8],
-    encrypting: bool,
-) {
+fn xor_stream(attr_type: u16, data: &mut [u8], secret: &[u8], random_vector: &[u8], encrypting: bool) {
     let mut h = Md5::new();
     h.update(attr_type.to_be_bytes());
     h.update(secret);
@@ -77,13 +68,7 @@ fn xor_stream(
 /// empty; RFC 2661 suggests padding to hide the real length). `value` must be
 /// at most 65,535 octets (the prefix is 16 bits; an AVP holds far less).
 /// Returns the octets to put in the AVP with the H bit set.
-pub fn hide(
-    attr_type: u16,
-    value: &[u8],
-    secret: &[u8],
-    random_vector: &[u8],
-    pad_random: &[u8],
-) -> Vec<u8> {
+pub fn hide(attr_type: u16, value: &[u8], secret: &[u8], random_vector: &[u8], pad_random: &[u8]) -> Vec<u8> {
     let len = u16::try_from(value.len()).unwrap_or(u16::MAX);
     let mut data = Vec::with_capacity(2 + value.len() + pad_random.len());
     data.extend_from_slice(&len.to_be_bytes());
@@ -99,12 +84,7 @@ pub fn hide(
 /// Errors: [`HideError::TooShort`] when `hidden` has fewer than 2 octets,
 /// [`HideError::BadLength`] when the revealed length is larger than the data
 /// (typically a wrong secret).
-pub fn unhide(
-    attr_type: u16,
-    hidden: &[u8],
-    secret: &[u8],
-    random_vector: &[u8],
-) -> Result<Vec<u8>, HideError> {
+pub fn unhide(attr_type: u16, hidden: &[u8], secret: &[u8], random_vector: &[u8]) -> Result<Vec<u8>, HideError> {
     if hidden.len() < 2 {
         return Err(HideError::TooShort);
     }

@@ -17,9 +17,7 @@
 //! [`MESSAGE_RULES`] (RFC 2661 §6, RFC 3931 §6).
 
 use crate::proto::auth::DigestAlg;
-use crate::proto::avp::{
-    attr, avp_spec, write_avp, AvpError, AvpIter, MPolicy, ValueShape, AVP_MAX_VALUE_LEN, AVP_TABLE,
-};
+use crate::proto::avp::{attr, avp_spec, write_avp, AvpError, AvpIter, MPolicy, ValueShape, AVP_MAX_VALUE_LEN, AVP_TABLE};
 use crate::proto::header::Version;
 use crate::proto::hide::{hide, unhide};
 use crate::proto::result::error;
@@ -321,10 +319,7 @@ pub struct ControlMessage {
 impl ControlMessage {
     /// A message of type `msg_type` with no AVPs besides Message Type.
     pub fn new(msg_type: MessageType) -> Self {
-        ControlMessage {
-            msg_type,
-            avps: Avps::default(),
-        }
+        ControlMessage { msg_type, avps: Avps::default() }
     }
 }
 
@@ -399,17 +394,12 @@ impl DecodeError {
     pub fn result_code(&self) -> Option<(u16, u16)> {
         match self {
             DecodeError::Avp(_) | DecodeError::MissingMessageType => None,
-            DecodeError::UnknownMessageType { mandatory, .. } => {
-                mandatory.then_some((stop_ccn::GENERAL_ERROR, error::BAD_VALUE))
-            }
-            DecodeError::UnknownMandatoryAvp { .. } => {
-                Some((stop_ccn::GENERAL_ERROR, error::UNKNOWN_MANDATORY_AVP))
-            }
+            DecodeError::UnknownMessageType { mandatory, .. } => mandatory.then_some((stop_ccn::GENERAL_ERROR, error::BAD_VALUE)),
+            DecodeError::UnknownMandatoryAvp { .. } => Some((stop_ccn::GENERAL_ERROR, error::UNKNOWN_MANDATORY_AVP)),
             DecodeError::BadAvpValue { .. } => Some((stop_ccn::GENERAL_ERROR, error::BAD_LENGTH)),
-            DecodeError::MissingAvp { .. }
-            | DecodeError::HiddenWithoutSecret
-            | DecodeError::HiddenWithoutRandomVector
-            | DecodeError::BadHiddenLength => Some((stop_ccn::GENERAL_ERROR, error::BAD_VALUE)),
+            DecodeError::MissingAvp { .. } | DecodeError::HiddenWithoutSecret | DecodeError::HiddenWithoutRandomVector | DecodeError::BadHiddenLength => {
+                Some((stop_ccn::GENERAL_ERROR, error::BAD_VALUE))
+            }
         }
     }
 }
@@ -419,28 +409,16 @@ impl fmt::Display for DecodeError {
         match self {
             DecodeError::Avp(e) => write!(f, "{e}"),
             DecodeError::MissingMessageType => write!(f, "first AVP is not Message Type"),
-            DecodeError::UnknownMessageType {
-                msg_type,
-                mandatory,
-            } => {
+            DecodeError::UnknownMessageType { msg_type, mandatory } => {
                 write!(f, "unknown message type {msg_type} mandatory={mandatory}")
             }
-            DecodeError::UnknownMandatoryAvp {
-                vendor_id,
-                attr_type,
-            } => {
-                write!(
-                    f,
-                    "unknown mandatory AVP vendor={vendor_id} type={attr_type}"
-                )
+            DecodeError::UnknownMandatoryAvp { vendor_id, attr_type } => {
+                write!(f, "unknown mandatory AVP vendor={vendor_id} type={attr_type}")
             }
             DecodeError::BadAvpValue { attr_type } => {
                 write!(f, "bad value in AVP type={attr_type}")
             }
-            DecodeError::MissingAvp {
-                msg_type,
-                attr_type,
-            } => {
+            DecodeError::MissingAvp { msg_type, attr_type } => {
                 write!(f, "{msg_type} without required AVP type={attr_type}")
             }
             DecodeError::HiddenWithoutSecret => write!(f, "hidden AVP but no secret"),
@@ -480,9 +458,7 @@ fn v_u32(v: &[u8], attr_type: u16) -> Result<u32, DecodeError> {
 
 /// Big-endian u64 from exactly 8 octets.
 fn v_u64(v: &[u8], attr_type: u16) -> Result<u64, DecodeError> {
-    let a: [u8; 8] = v
-        .try_into()
-        .map_err(|_| DecodeError::BadAvpValue { attr_type })?;
+    let a: [u8; 8] = v.try_into().map_err(|_| DecodeError::BadAvpValue { attr_type })?;
     Ok(u64::from_be_bytes(a))
 }
 
@@ -506,15 +482,9 @@ fn check_shape(shape: ValueShape, v: &[u8], attr_type: u16) -> Result<(), Decode
 
 /// Parses the Result Code value (RFC 2661 §4.4.2).
 fn parse_result_code(v: &[u8]) -> Result<ResultCode, DecodeError> {
-    let bad = DecodeError::BadAvpValue {
-        attr_type: attr::RESULT_CODE,
-    };
+    let bad = DecodeError::BadAvpValue { attr_type: attr::RESULT_CODE };
     match v {
-        &[a, b] => Ok(ResultCode {
-            result: u16::from_be_bytes([a, b]),
-            error: None,
-            message: None,
-        }),
+        &[a, b] => Ok(ResultCode { result: u16::from_be_bytes([a, b]), error: None, message: None }),
         [a, b, c, d, msg @ ..] => Ok(ResultCode {
             result: u16::from_be_bytes([*a, *b]),
             error: Some(u16::from_be_bytes([*c, *d])),
@@ -527,14 +497,8 @@ fn parse_result_code(v: &[u8]) -> Result<ResultCode, DecodeError> {
 /// Parses the Q.931 Cause Code value (RFC 2661 §4.4.2).
 fn parse_q931(v: &[u8]) -> Result<Q931Cause, DecodeError> {
     match v {
-        [a, b, m, adv @ ..] => Ok(Q931Cause {
-            cause_code: u16::from_be_bytes([*a, *b]),
-            cause_msg: *m,
-            advisory: (!adv.is_empty()).then(|| adv.to_vec()),
-        }),
-        _ => Err(DecodeError::BadAvpValue {
-            attr_type: attr::Q931_CAUSE_CODE,
-        }),
+        [a, b, m, adv @ ..] => Ok(Q931Cause { cause_code: u16::from_be_bytes([*a, *b]), cause_msg: *m, advisory: (!adv.is_empty()).then(|| adv.to_vec()) }),
+        _ => Err(DecodeError::BadAvpValue { attr_type: attr::Q931_CAUSE_CODE }),
     }
 }
 
@@ -556,12 +520,7 @@ fn apply_v2(a: &mut Avps, t: u16, v: &[u8]) -> Result<(), DecodeError> {
         }
         attr::FRAMING_CAPABILITIES => a.framing_capabilities = Some(v_u32(v, t)?),
         attr::BEARER_CAPABILITIES => a.bearer_capabilities = Some(v_u32(v, t)?),
-        attr::TIE_BREAKER => {
-            a.tie_breaker = Some(
-                v.try_into()
-                    .map_err(|_| DecodeError::BadAvpValue { attr_type: t })?,
-            )
-        }
+        attr::TIE_BREAKER => a.tie_breaker = Some(v.try_into().map_err(|_| DecodeError::BadAvpValue { attr_type: t })?),
         attr::FIRMWARE_REVISION => a.firmware_revision = Some(v_u16(v, t)?),
         attr::HOST_NAME => a.host_name = Some(v.to_vec()),
         attr::VENDOR_NAME => a.vendor_name = Some(v.to_vec()),
@@ -569,12 +528,7 @@ fn apply_v2(a: &mut Avps, t: u16, v: &[u8]) -> Result<(), DecodeError> {
         attr::RECEIVE_WINDOW_SIZE => a.receive_window_size = Some(v_u16(v, t)?),
         attr::CHALLENGE => a.challenge = Some(v.to_vec()),
         attr::Q931_CAUSE_CODE => a.q931_cause = Some(parse_q931(v)?),
-        attr::CHALLENGE_RESPONSE => {
-            a.challenge_response = Some(
-                v.try_into()
-                    .map_err(|_| DecodeError::BadAvpValue { attr_type: t })?,
-            )
-        }
+        attr::CHALLENGE_RESPONSE => a.challenge_response = Some(v.try_into().map_err(|_| DecodeError::BadAvpValue { attr_type: t })?),
         attr::ASSIGNED_SESSION_ID => a.assigned_session_id = Some(v_u16(v, t)?),
         attr::CALL_SERIAL_NUMBER => a.call_serial_number = Some(v_u32(v, t)?),
         attr::MINIMUM_BPS => a.minimum_bps = Some(v_u32(v, t)?),
@@ -605,12 +559,7 @@ fn apply_v2(a: &mut Avps, t: u16, v: &[u8]) -> Result<(), DecodeError> {
                 alignment_errors: f(5)?,
             });
         }
-        attr::ACCM => {
-            a.accm = Some(Accm {
-                send: u32_after_reserved(v, 0, t)?,
-                recv: u32_after_reserved(v, 1, t)?,
-            })
-        }
+        attr::ACCM => a.accm = Some(Accm { send: u32_after_reserved(v, 0, t)?, recv: u32_after_reserved(v, 1, t)? }),
         attr::PRIVATE_GROUP_ID => a.private_group_id = Some(v.to_vec()),
         attr::RX_CONNECT_SPEED => a.rx_connect_speed = Some(v_u32(v, t)?),
         attr::SEQUENCING_REQUIRED => a.sequencing_required = true,
@@ -629,18 +578,12 @@ fn apply_v3(a: &mut Avps, t: u16, v: &[u8]) -> Result<(), DecodeError> {
             a.message_digest = Some((ty, d.to_vec()));
         }
         attr::ROUTER_ID => a.router_id = Some(v_u32(v, t)?),
-        attr::ASSIGNED_CONTROL_CONNECTION_ID => {
-            a.assigned_control_connection_id = Some(v_u32(v, t)?)
-        }
+        attr::ASSIGNED_CONTROL_CONNECTION_ID => a.assigned_control_connection_id = Some(v_u32(v, t)?),
         attr::PSEUDOWIRE_CAPABILITIES_LIST => {
             if v.len() & 1 == 1 {
                 return Err(bad);
             }
-            let list = v
-                .chunks_exact(2)
-                .filter_map(|c| <[u8; 2]>::try_from(c).ok())
-                .map(u16::from_be_bytes)
-                .collect();
+            let list = v.chunks_exact(2).filter_map(|c| <[u8; 2]>::try_from(c).ok()).map(u16::from_be_bytes).collect();
             a.pseudowire_capabilities = Some(list);
         }
         attr::LOCAL_SESSION_ID => a.local_session_id = Some(v_u32(v, t)?),
@@ -677,15 +620,10 @@ fn first_message_type(it: &mut AvpIter<'_>) -> Result<MessageType, DecodeError> 
         return Err(DecodeError::MissingMessageType);
     }
     if first.hidden {
-        return Err(DecodeError::BadAvpValue {
-            attr_type: attr::MESSAGE_TYPE,
-        });
+        return Err(DecodeError::BadAvpValue { attr_type: attr::MESSAGE_TYPE });
     }
     let v = v_u16(first.value, attr::MESSAGE_TYPE)?;
-    MessageType::from_u16(v).ok_or(DecodeError::UnknownMessageType {
-        msg_type: v,
-        mandatory: first.mandatory,
-    })
+    MessageType::from_u16(v).ok_or(DecodeError::UnknownMessageType { msg_type: v, mandatory: first.mandatory })
 }
 
 /// Decodes the AVP list of a control message (the octets after the header),
@@ -702,17 +640,9 @@ pub fn decode_partial(avps: &[u8], ctx: &DecodeCtx<'_>) -> Result<ControlMessage
     let mut random_vector: Option<&[u8]> = None;
     for raw in it {
         let raw = raw?;
-        let known = if raw.vendor_id == 0 && !raw.reserved_bits {
-            avp_spec(raw.attr_type)
-        } else {
-            None
-        };
+        let known = if raw.vendor_id == 0 && !raw.reserved_bits { avp_spec(raw.attr_type) } else { None };
         let Some(spec) = known else {
-            let u = UnknownAvp {
-                vendor_id: raw.vendor_id,
-                attr_type: raw.attr_type,
-                len: raw.value.len(),
-            };
+            let u = UnknownAvp { vendor_id: raw.vendor_id, attr_type: raw.attr_type, len: raw.value.len() };
             if raw.mandatory {
                 out.unknown_mandatory.push(u);
             } else {
@@ -722,9 +652,7 @@ pub fn decode_partial(avps: &[u8], ctx: &DecodeCtx<'_>) -> Result<ControlMessage
         };
         if spec.attr_type == attr::RANDOM_VECTOR || spec.attr_type == attr::MESSAGE_TYPE {
             if raw.hidden {
-                return Err(DecodeError::BadAvpValue {
-                    attr_type: spec.attr_type,
-                });
+                return Err(DecodeError::BadAvpValue { attr_type: spec.attr_type });
             }
             if spec.attr_type == attr::RANDOM_VECTOR {
                 random_vector = Some(raw.value);
@@ -735,8 +663,7 @@ pub fn decode_partial(avps: &[u8], ctx: &DecodeCtx<'_>) -> Result<ControlMessage
         let value: &[u8] = if raw.hidden {
             let secret = ctx.secret.ok_or(DecodeError::HiddenWithoutSecret)?;
             let rv = random_vector.ok_or(DecodeError::HiddenWithoutRandomVector)?;
-            revealed = unhide(raw.attr_type, raw.value, secret, rv)
-                .map_err(|_| DecodeError::BadHiddenLength)?;
+            revealed = unhide(raw.attr_type, raw.value, secret, rv).map_err(|_| DecodeError::BadHiddenLength)?;
             &revealed
         } else {
             raw.value
@@ -744,10 +671,7 @@ pub fn decode_partial(avps: &[u8], ctx: &DecodeCtx<'_>) -> Result<ControlMessage
         check_shape(spec.shape, value, spec.attr_type)?;
         apply_v2(&mut out, spec.attr_type, value)?;
     }
-    Ok(ControlMessage {
-        msg_type,
-        avps: out,
-    })
+    Ok(ControlMessage { msg_type, avps: out })
 }
 
 /// Decodes the AVP list of a control message (RFC 2661 §4; RFC 3931 §5).
@@ -757,10 +681,7 @@ pub fn decode_partial(avps: &[u8], ctx: &DecodeCtx<'_>) -> Result<ControlMessage
 pub fn decode(avps: &[u8], ctx: &DecodeCtx<'_>) -> Result<ControlMessage, DecodeError> {
     let msg = decode_partial(avps, ctx)?;
     if let Some(u) = msg.avps.unknown_mandatory.first() {
-        return Err(DecodeError::UnknownMandatoryAvp {
-            vendor_id: u.vendor_id,
-            attr_type: u.attr_type,
-        });
+        return Err(DecodeError::UnknownMandatoryAvp { vendor_id: u.vendor_id, attr_type: u.attr_type });
     }
     Ok(msg)
 }
@@ -791,9 +712,7 @@ fn v2_values(a: &Avps, l: &mut Vec<(u16, Vec<u8>)>) {
         }
         v
     });
-    push(l, attr::PROTOCOL_VERSION, &a.protocol_version, |&(x, y)| {
-        vec![x, y]
-    });
+    push(l, attr::PROTOCOL_VERSION, &a.protocol_version, |&(x, y)| vec![x, y]);
     push(l, attr::FRAMING_CAPABILITIES, &a.framing_capabilities, w32);
     push(l, attr::BEARER_CAPABILITIES, &a.bearer_capabilities, w32);
     push(l, attr::TIE_BREAKER, &a.tie_breaker, |x| x.to_vec());
@@ -809,9 +728,7 @@ fn v2_values(a: &Avps, l: &mut Vec<(u16, Vec<u8>)>) {
         v.extend_from_slice(q.advisory.as_deref().unwrap_or(&[]));
         v
     });
-    push(l, attr::CHALLENGE_RESPONSE, &a.challenge_response, |x| {
-        x.to_vec()
-    });
+    push(l, attr::CHALLENGE_RESPONSE, &a.challenge_response, |x| x.to_vec());
     push(l, attr::ASSIGNED_SESSION_ID, &a.assigned_session_id, w16);
     push(l, attr::CALL_SERIAL_NUMBER, &a.call_serial_number, w32);
     push(l, attr::MINIMUM_BPS, &a.minimum_bps, w32);
@@ -823,39 +740,17 @@ fn v2_values(a: &Avps, l: &mut Vec<(u16, Vec<u8>)>) {
     push(l, attr::SUB_ADDRESS, &a.sub_address, b);
     push(l, attr::TX_CONNECT_SPEED, &a.tx_connect_speed, w32);
     push(l, attr::PHYSICAL_CHANNEL_ID, &a.physical_channel_id, w32);
-    push(
-        l,
-        attr::INITIAL_RECEIVED_LCP_CONFREQ,
-        &a.initial_received_lcp_confreq,
-        b,
-    );
+    push(l, attr::INITIAL_RECEIVED_LCP_CONFREQ, &a.initial_received_lcp_confreq, b);
     push(l, attr::LAST_SENT_LCP_CONFREQ, &a.last_sent_lcp_confreq, b);
-    push(
-        l,
-        attr::LAST_RECEIVED_LCP_CONFREQ,
-        &a.last_received_lcp_confreq,
-        b,
-    );
+    push(l, attr::LAST_RECEIVED_LCP_CONFREQ, &a.last_received_lcp_confreq, b);
     push(l, attr::PROXY_AUTHEN_TYPE, &a.proxy_authen_type, w16);
     push(l, attr::PROXY_AUTHEN_NAME, &a.proxy_authen_name, b);
-    push(
-        l,
-        attr::PROXY_AUTHEN_CHALLENGE,
-        &a.proxy_authen_challenge,
-        b,
-    );
+    push(l, attr::PROXY_AUTHEN_CHALLENGE, &a.proxy_authen_challenge, b);
     push(l, attr::PROXY_AUTHEN_ID, &a.proxy_authen_id, w16);
     push(l, attr::PROXY_AUTHEN_RESPONSE, &a.proxy_authen_response, b);
     push(l, attr::CALL_ERRORS, &a.call_errors, |c| {
         let mut v = vec![0, 0];
-        for x in [
-            c.crc_errors,
-            c.framing_errors,
-            c.hardware_overruns,
-            c.buffer_overruns,
-            c.timeout_errors,
-            c.alignment_errors,
-        ] {
+        for x in [c.crc_errors, c.framing_errors, c.hardware_overruns, c.buffer_overruns, c.timeout_errors, c.alignment_errors] {
             v.extend_from_slice(&x.to_be_bytes());
         }
         v
@@ -882,18 +777,8 @@ fn v3_values(a: &Avps, l: &mut Vec<(u16, Vec<u8>)>) {
     let w64 = |x: &u64| x.to_be_bytes().to_vec();
     push(l, attr::EXTENDED_VENDOR_ID, &a.extended_vendor_id, w32);
     push(l, attr::ROUTER_ID, &a.router_id, w32);
-    push(
-        l,
-        attr::ASSIGNED_CONTROL_CONNECTION_ID,
-        &a.assigned_control_connection_id,
-        w32,
-    );
-    push(
-        l,
-        attr::PSEUDOWIRE_CAPABILITIES_LIST,
-        &a.pseudowire_capabilities,
-        |c| c.iter().flat_map(|x| x.to_be_bytes()).collect(),
-    );
+    push(l, attr::ASSIGNED_CONTROL_CONNECTION_ID, &a.assigned_control_connection_id, w32);
+    push(l, attr::PSEUDOWIRE_CAPABILITIES_LIST, &a.pseudowire_capabilities, |c| c.iter().flat_map(|x| x.to_be_bytes()).collect());
     push(l, attr::LOCAL_SESSION_ID, &a.local_session_id, w32);
     push(l, attr::REMOTE_SESSION_ID, &a.remote_session_id, w32);
     push(l, attr::ASSIGNED_COOKIE, &a.assigned_cookie, b);
@@ -903,12 +788,7 @@ fn v3_values(a: &Avps, l: &mut Vec<(u16, Vec<u8>)>) {
     push(l, attr::DATA_SEQUENCING, &a.data_sequencing, w16);
     push(l, attr::CIRCUIT_STATUS, &a.circuit_status, w16);
     push(l, attr::PREFERRED_LANGUAGE, &a.preferred_language, b);
-    push(
-        l,
-        attr::CONTROL_MESSAGE_AUTH_NONCE,
-        &a.control_message_auth_nonce,
-        b,
-    );
+    push(l, attr::CONTROL_MESSAGE_AUTH_NONCE, &a.control_message_auth_nonce, b);
     push(l, attr::TX_CONNECT_SPEED_V3, &a.tx_connect_speed_bps, w64);
     push(l, attr::RX_CONNECT_SPEED_V3, &a.rx_connect_speed_bps, w64);
 }
@@ -925,14 +805,7 @@ const RANDOM_VECTOR_LEN: usize = 16;
 /// the first hidden AVP. The M bit of each AVP comes from the registry.
 /// Values longer than 1017 octets are truncated (a caller bug).
 pub fn encode(msg: &ControlMessage, ctx: &mut EncodeCtx<'_>, out: &mut Vec<u8>) {
-    write_avp(
-        out,
-        true,
-        false,
-        0,
-        attr::MESSAGE_TYPE,
-        &(msg.msg_type as u16).to_be_bytes(),
-    );
+    write_avp(out, true, false, 0, attr::MESSAGE_TYPE, &(msg.msg_type as u16).to_be_bytes());
     if let Some(alg) = ctx.digest {
         let mut v = vec![alg.wire_value()];
         v.resize(1 + alg.digest_len(), 0);
@@ -992,73 +865,23 @@ use attr as a;
 pub static MESSAGE_RULES: &[MessageRule] = &[
     MessageRule {
         msg_type: MessageType::Sccrq,
-        v2_required: &[
-            a::PROTOCOL_VERSION,
-            a::HOST_NAME,
-            a::FRAMING_CAPABILITIES,
-            a::ASSIGNED_TUNNEL_ID,
-        ],
-        v3_required: &[
-            a::HOST_NAME,
-            a::ROUTER_ID,
-            a::ASSIGNED_CONTROL_CONNECTION_ID,
-            a::PSEUDOWIRE_CAPABILITIES_LIST,
-        ],
+        v2_required: &[a::PROTOCOL_VERSION, a::HOST_NAME, a::FRAMING_CAPABILITIES, a::ASSIGNED_TUNNEL_ID],
+        v3_required: &[a::HOST_NAME, a::ROUTER_ID, a::ASSIGNED_CONTROL_CONNECTION_ID, a::PSEUDOWIRE_CAPABILITIES_LIST],
     },
     MessageRule {
         msg_type: MessageType::Sccrp,
-        v2_required: &[
-            a::PROTOCOL_VERSION,
-            a::HOST_NAME,
-            a::FRAMING_CAPABILITIES,
-            a::ASSIGNED_TUNNEL_ID,
-        ],
-        v3_required: &[
-            a::HOST_NAME,
-            a::ROUTER_ID,
-            a::ASSIGNED_CONTROL_CONNECTION_ID,
-            a::PSEUDOWIRE_CAPABILITIES_LIST,
-        ],
+        v2_required: &[a::PROTOCOL_VERSION, a::HOST_NAME, a::FRAMING_CAPABILITIES, a::ASSIGNED_TUNNEL_ID],
+        v3_required: &[a::HOST_NAME, a::ROUTER_ID, a::ASSIGNED_CONTROL_CONNECTION_ID, a::PSEUDOWIRE_CAPABILITIES_LIST],
     },
-    MessageRule {
-        msg_type: MessageType::Scccn,
-        v2_required: &[],
-        v3_required: &[],
-    },
-    MessageRule {
-        msg_type: MessageType::StopCcn,
-        v2_required: &[a::ASSIGNED_TUNNEL_ID, a::RESULT_CODE],
-        v3_required: &[a::RESULT_CODE],
-    },
-    MessageRule {
-        msg_type: MessageType::Hello,
-        v2_required: &[],
-        v3_required: &[],
-    },
+    MessageRule { msg_type: MessageType::Scccn, v2_required: &[], v3_required: &[] },
+    MessageRule { msg_type: MessageType::StopCcn, v2_required: &[a::ASSIGNED_TUNNEL_ID, a::RESULT_CODE], v3_required: &[a::RESULT_CODE] },
+    MessageRule { msg_type: MessageType::Hello, v2_required: &[], v3_required: &[] },
     MessageRule {
         msg_type: MessageType::Ocrq,
-        v2_required: &[
-            a::ASSIGNED_SESSION_ID,
-            a::CALL_SERIAL_NUMBER,
-            a::MINIMUM_BPS,
-            a::MAXIMUM_BPS,
-            a::BEARER_TYPE,
-            a::FRAMING_TYPE,
-            a::CALLED_NUMBER,
-        ],
-        v3_required: &[
-            a::LOCAL_SESSION_ID,
-            a::REMOTE_SESSION_ID,
-            a::CALL_SERIAL_NUMBER,
-            a::PSEUDOWIRE_TYPE,
-            a::REMOTE_END_ID,
-        ],
+        v2_required: &[a::ASSIGNED_SESSION_ID, a::CALL_SERIAL_NUMBER, a::MINIMUM_BPS, a::MAXIMUM_BPS, a::BEARER_TYPE, a::FRAMING_TYPE, a::CALLED_NUMBER],
+        v3_required: &[a::LOCAL_SESSION_ID, a::REMOTE_SESSION_ID, a::CALL_SERIAL_NUMBER, a::PSEUDOWIRE_TYPE, a::REMOTE_END_ID],
     },
-    MessageRule {
-        msg_type: MessageType::Ocrp,
-        v2_required: &[a::ASSIGNED_SESSION_ID],
-        v3_required: &[a::LOCAL_SESSION_ID, a::REMOTE_SESSION_ID],
-    },
+    MessageRule { msg_type: MessageType::Ocrp, v2_required: &[a::ASSIGNED_SESSION_ID], v3_required: &[a::LOCAL_SESSION_ID, a::REMOTE_SESSION_ID] },
     MessageRule {
         msg_type: MessageType::Occn,
         v2_required: &[a::TX_CONNECT_SPEED, a::FRAMING_TYPE],
@@ -1067,19 +890,9 @@ pub static MESSAGE_RULES: &[MessageRule] = &[
     MessageRule {
         msg_type: MessageType::Icrq,
         v2_required: &[a::ASSIGNED_SESSION_ID, a::CALL_SERIAL_NUMBER],
-        v3_required: &[
-            a::LOCAL_SESSION_ID,
-            a::REMOTE_SESSION_ID,
-            a::CALL_SERIAL_NUMBER,
-            a::PSEUDOWIRE_TYPE,
-            a::REMOTE_END_ID,
-        ],
+        v3_required: &[a::LOCAL_SESSION_ID, a::REMOTE_SESSION_ID, a::CALL_SERIAL_NUMBER, a::PSEUDOWIRE_TYPE, a::REMOTE_END_ID],
     },
-    MessageRule {
-        msg_type: MessageType::Icrp,
-        v2_required: &[a::ASSIGNED_SESSION_ID],
-        v3_required: &[a::LOCAL_SESSION_ID, a::REMOTE_SESSION_ID],
-    },
+    MessageRule { msg_type: MessageType::Icrp, v2_required: &[a::ASSIGNED_SESSION_ID], v3_required: &[a::LOCAL_SESSION_ID, a::REMOTE_SESSION_ID] },
     MessageRule {
         msg_type: MessageType::Iccn,
         v2_required: &[a::TX_CONNECT_SPEED, a::FRAMING_TYPE],
@@ -1090,21 +903,9 @@ pub static MESSAGE_RULES: &[MessageRule] = &[
         v2_required: &[a::RESULT_CODE, a::ASSIGNED_SESSION_ID],
         v3_required: &[a::RESULT_CODE, a::LOCAL_SESSION_ID, a::REMOTE_SESSION_ID],
     },
-    MessageRule {
-        msg_type: MessageType::Wen,
-        v2_required: &[a::CALL_ERRORS],
-        v3_required: &[a::LOCAL_SESSION_ID, a::REMOTE_SESSION_ID, a::CALL_ERRORS],
-    },
-    MessageRule {
-        msg_type: MessageType::Sli,
-        v2_required: &[a::ACCM],
-        v3_required: &[a::LOCAL_SESSION_ID, a::REMOTE_SESSION_ID],
-    },
-    MessageRule {
-        msg_type: MessageType::Ack,
-        v2_required: &[],
-        v3_required: &[],
-    },
+    MessageRule { msg_type: MessageType::Wen, v2_required: &[a::CALL_ERRORS], v3_required: &[a::LOCAL_SESSION_ID, a::REMOTE_SESSION_ID, a::CALL_ERRORS] },
+    MessageRule { msg_type: MessageType::Sli, v2_required: &[a::ACCM], v3_required: &[a::LOCAL_SESSION_ID, a::REMOTE_SESSION_ID] },
+    MessageRule { msg_type: MessageType::Ack, v2_required: &[], v3_required: &[] },
 ];
 
 /// Whether the field for IETF attribute type `t` is set.
@@ -1144,10 +945,7 @@ fn has(a: &Avps, t: u16) -> bool {
 /// [`DecodeError::UnknownMessageType`].
 pub fn validate(msg: &ControlMessage, version: Version) -> Result<(), DecodeError> {
     if version == Version::V2 && msg.msg_type == MessageType::Ack {
-        return Err(DecodeError::UnknownMessageType {
-            msg_type: MessageType::Ack as u16,
-            mandatory: true,
-        });
+        return Err(DecodeError::UnknownMessageType { msg_type: MessageType::Ack as u16, mandatory: true });
     }
     let Some(rule) = MESSAGE_RULES.iter().find(|r| r.msg_type == msg.msg_type) else {
         return Ok(());
@@ -1157,10 +955,7 @@ pub fn validate(msg: &ControlMessage, version: Version) -> Result<(), DecodeErro
         Version::V3 => rule.v3_required,
     };
     match required.iter().find(|&&t| !has(&msg.avps, t)) {
-        Some(&attr_type) => Err(DecodeError::MissingAvp {
-            msg_type: msg.msg_type,
-            attr_type,
-        }),
+        Some(&attr_type) => Err(DecodeError::MissingAvp { msg_type: msg.msg_type, attr_type }),
         None => Ok(()),
     }
 }

@@ -256,9 +256,7 @@ impl ReliableChannel {
     pub fn new(config: ReliableConfig, now: Instant) -> Self {
         let mut config = config;
         config.retry_timeout = config.retry_timeout.min(MAX_TIMER);
-        config.max_retry_timeout = config
-            .max_retry_timeout
-            .clamp(config.retry_timeout, MAX_TIMER);
+        config.max_retry_timeout = config.max_retry_timeout.clamp(config.retry_timeout, MAX_TIMER);
         config.ack_delay = config.ack_delay.min(MAX_TIMER);
         config.hello_interval = config.hello_interval.map(|d| d.min(MAX_TIMER));
         let peer_window = clamp_window(config.peer_rx_window_size);
@@ -329,13 +327,7 @@ impl ReliableChannel {
     /// `Nr` acknowledges every message before it (RFC 2661 §5.8); a value
     /// acknowledging messages we never sent is ignored and counted in
     /// `bad_nr`. See [`RxVerdict`] for what happens to the message itself.
-    pub fn on_receive(
-        &mut self,
-        now: Instant,
-        ns: u16,
-        nr: u16,
-        payload: Option<Vec<u8>>,
-    ) -> RxVerdict {
+    pub fn on_receive(&mut self, now: Instant, ns: u16, nr: u16, payload: Option<Vec<u8>>) -> RxVerdict {
         self.last_rx = now;
         self.hello_fired = false;
         self.hello_pending = false;
@@ -410,25 +402,13 @@ impl ReliableChannel {
             }
             let payload = Rc::clone(&entry.payload);
             self.ack_deadline = None;
-            return Some(Outgoing {
-                ns,
-                nr: self.next_nr,
-                payload,
-                retransmission,
-                zlb: false,
-            });
+            return Some(Outgoing { ns, nr: self.next_nr, payload, retransmission, zlb: false });
         }
         match self.ack_deadline {
             Some(at) if at <= now => {
                 self.ack_deadline = None;
                 self.stats.zlb_sent += 1;
-                Some(Outgoing {
-                    ns: self.next_ns,
-                    nr: self.next_nr,
-                    payload: Rc::from(Vec::new()),
-                    retransmission: false,
-                    zlb: true,
-                })
+                Some(Outgoing { ns: self.next_ns, nr: self.next_nr, payload: Rc::from(Vec::new()), retransmission: false, zlb: true })
             }
             _ => None,
         }
@@ -457,10 +437,7 @@ impl ReliableChannel {
                 return;
             }
             entry.retries = entry.retries.saturating_add(1);
-            entry.rto = entry
-                .rto
-                .saturating_mul(2)
-                .min(self.config.max_retry_timeout);
+            entry.rto = entry.rto.saturating_mul(2).min(self.config.max_retry_timeout);
             entry.deadline = None;
             lost = true;
             if !entry.queued {
@@ -489,10 +466,7 @@ impl ReliableChannel {
             return None;
         }
         let retransmit = self.unacked.iter().filter_map(|e| e.deadline).min();
-        [retransmit, self.ack_deadline, self.hello_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [retransmit, self.ack_deadline, self.hello_deadline()].into_iter().flatten().min()
     }
 
     /// True, once per idle period, when nothing was received from the peer
@@ -580,9 +554,7 @@ impl ReliableChannel {
         if self.hello_fired {
             return None;
         }
-        self.config
-            .hello_interval
-            .and_then(|d| self.last_rx.checked_add(d))
+        self.config.hello_interval.and_then(|d| self.last_rx.checked_add(d))
     }
 
     /// Hands the in-order message `payload` (Ns = next_nr) to the caller,
@@ -633,14 +605,7 @@ impl ReliableChannel {
             let Some(payload) = self.pending.pop_front() else {
                 break;
             };
-            self.unacked.push_back(InFlight {
-                payload,
-                retries: 0,
-                rto: self.config.retry_timeout,
-                deadline: None,
-                sent: false,
-                queued: true,
-            });
+            self.unacked.push_back(InFlight { payload, retries: 0, rto: self.config.retry_timeout, deadline: None, sent: false, queued: true });
             self.tx_queue.push_back(self.next_ns);
             self.next_ns = self.next_ns.wrapping_add(1);
         }
@@ -682,10 +647,7 @@ mod tests {
     use super::*;
 
     fn cfg() -> ReliableConfig {
-        ReliableConfig {
-            hello_interval: None,
-            ..ReliableConfig::default()
-        }
+        ReliableConfig { hello_interval: None, ..ReliableConfig::default() }
     }
 
     fn at(t0: Instant, ms: u64) -> Instant {
@@ -860,10 +822,7 @@ mod tests {
     #[test]
     fn out_of_order_messages_are_buffered_then_delivered_in_order() {
         let t0 = Instant::now();
-        let config = ReliableConfig {
-            rx_window_size: 4,
-            ..cfg()
-        };
+        let config = ReliableConfig { rx_window_size: 4, ..cfg() };
         let mut b = ReliableChannel::new(config, t0);
         assert_eq!(b.on_receive(t0, 2, 0, Some(vec![2])), RxVerdict::Buffered);
         assert_eq!(b.on_receive(t0, 1, 0, Some(vec![1])), RxVerdict::Buffered);
@@ -874,10 +833,7 @@ mod tests {
         assert_eq!(delivered(&mut b), [vec![0], vec![1], vec![2]]);
         assert_eq!(b.next_nr(), 3);
         // Window is Ns 3..=6.
-        assert_eq!(
-            b.on_receive(t0, 7, 0, Some(vec![7])),
-            RxVerdict::OutOfWindow
-        );
+        assert_eq!(b.on_receive(t0, 7, 0, Some(vec![7])), RxVerdict::OutOfWindow);
         assert_eq!(b.on_receive(t0, 6, 0, Some(vec![6])), RxVerdict::Buffered);
         assert_eq!(b.on_receive(t0, 1, 0, Some(vec![1])), RxVerdict::Duplicate);
         let s = b.stats();
@@ -923,10 +879,7 @@ mod tests {
         a.send(t0, b"m".to_vec());
         drain(&mut a, t0);
         // Meanwhile a message from the peer arrives.
-        assert_eq!(
-            a.on_receive(at(t0, 500), 0, 0, Some(b"p".to_vec())),
-            RxVerdict::Deliver
-        );
+        assert_eq!(a.on_receive(at(t0, 500), 0, 0, Some(b"p".to_vec())), RxVerdict::Deliver);
         a.handle_timeout(at(t0, 1000));
         let out = drain(&mut a, at(t0, 1000));
         assert_eq!(out.len(), 1, "the retransmission replaces the ZLB");
@@ -970,10 +923,7 @@ mod tests {
         let ns: Vec<u16> = out.iter().map(|o| o.ns).collect();
         assert_eq!(ns, [65534, 65535, 0, 1]);
         assert_eq!(a.next_ns(), 2);
-        let verdicts: Vec<RxVerdict> = [2, 1, 3, 0]
-            .iter()
-            .map(|&i| recv(&mut b, t0, &out[i]))
-            .collect();
+        let verdicts: Vec<RxVerdict> = [2, 1, 3, 0].iter().map(|&i| recv(&mut b, t0, &out[i])).collect();
         use RxVerdict::*;
         assert_eq!(verdicts, [Buffered, Buffered, Buffered, Deliver]);
         assert_eq!(delivered(&mut b), [vec![0], vec![1], vec![2], vec![3]]);
@@ -989,10 +939,7 @@ mod tests {
     #[test]
     fn hello_due_once_per_idle_period() {
         let t0 = Instant::now();
-        let config = ReliableConfig {
-            hello_interval: Some(Duration::from_secs(60)),
-            ..cfg()
-        };
+        let config = ReliableConfig { hello_interval: Some(Duration::from_secs(60)), ..cfg() };
         let mut a = ReliableChannel::new(config, t0);
         assert_eq!(a.poll_timeout(), Some(at(t0, 60_000)));
         a.handle_timeout(at(t0, 59_999));
@@ -1014,10 +961,7 @@ mod tests {
     #[test]
     fn slow_start_grows_and_collapses_the_window() {
         let t0 = Instant::now();
-        let config = ReliableConfig {
-            slow_start: true,
-            ..cfg()
-        };
+        let config = ReliableConfig { slow_start: true, ..cfg() };
         let mut a = ReliableChannel::new(config, t0);
         for i in 0..8u8 {
             a.send(t0, vec![i]);
@@ -1079,11 +1023,7 @@ mod tests {
                 }
                 // 5..=54 ms of latency: packets overtake each other.
                 let delay = 5 + self.rng.next() % 50;
-                self.in_transit.push(InTransit {
-                    arrive: now + Duration::from_millis(delay),
-                    to_b,
-                    pkt: pkt.clone(),
-                });
+                self.in_transit.push(InTransit { arrive: now + Duration::from_millis(delay), to_b, pkt: pkt.clone() });
             }
         }
     }
@@ -1095,18 +1035,9 @@ mod tests {
     /// Runs `a` sending 1,000 numbered messages to `b` and `b` sending 200
     /// to `a` over a lossy, duplicating, reordering link; returns both
     /// channels and what each received.
-    fn simulate(
-        loss: u64,
-        dup: u64,
-        seed: u64,
-        slow_start: bool,
-    ) -> (ReliableChannel, ReliableChannel, Vec<u32>, Vec<u32>) {
+    fn simulate(loss: u64, dup: u64, seed: u64, slow_start: bool) -> (ReliableChannel, ReliableChannel, Vec<u32>, Vec<u32>) {
         let t0 = Instant::now();
-        let config = ReliableConfig {
-            max_retries: 30,
-            slow_start,
-            ..cfg()
-        };
+        let config = ReliableConfig { max_retries: 30, slow_start, ..cfg() };
         let mut a = ReliableChannel::new(config.clone(), t0);
         let mut b = ReliableChannel::new(config, t0);
         for i in 0..1000u32 {
@@ -1115,12 +1046,7 @@ mod tests {
         for i in 0..200u32 {
             b.send(t0, i.to_be_bytes().to_vec());
         }
-        let mut link = Link {
-            rng: Rng(seed),
-            loss,
-            dup,
-            in_transit: Vec::new(),
-        };
+        let mut link = Link { rng: Rng(seed), loss, dup, in_transit: Vec::new() };
         let (mut got_b, mut got_a) = (Vec::new(), Vec::new());
         let mut now = t0;
         for _ in 0..1_000_000 {
@@ -1134,21 +1060,13 @@ mod tests {
                 return (a, b, got_b, got_a);
             }
             let arrival = link.in_transit.iter().map(|p| p.arrive).min();
-            let next = [arrival, a.poll_timeout(), b.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min()
-                .expect("simulation stalled with nothing pending");
+            let next = [arrival, a.poll_timeout(), b.poll_timeout()].into_iter().flatten().min().expect("simulation stalled with nothing pending");
             now = now.max(next);
             link.in_transit.sort_by_key(|p| p.arrive);
             let later = link.in_transit.partition_point(|p| p.arrive <= now);
             let due: Vec<InTransit> = link.in_transit.drain(..later).collect();
             for p in due {
-                let (rx, got) = if p.to_b {
-                    (&mut b, &mut got_b)
-                } else {
-                    (&mut a, &mut got_a)
-                };
+                let (rx, got) = if p.to_b { (&mut b, &mut got_b) } else { (&mut a, &mut got_a) };
                 recv(rx, now, &p.pkt);
                 got.extend(std::iter::from_fn(|| rx.poll_delivered()).map(number));
             }

@@ -36,42 +36,15 @@ pub mod stop_ccn {
 
     /// The table of StopCCN result codes and their names.
     pub static TABLE: &[super::CodeName] = &[
-        super::CodeName {
-            code: 0,
-            name: "reserved",
-        },
-        super::CodeName {
-            code: GENERAL_REQUEST_TO_CLEAR,
-            name: "general request to clear control connection",
-        },
-        super::CodeName {
-            code: GENERAL_ERROR,
-            name: "general error",
-        },
-        super::CodeName {
-            code: CONTROL_CHANNEL_EXISTS,
-            name: "control channel already exists",
-        },
-        super::CodeName {
-            code: NOT_AUTHORIZED,
-            name: "requester is not authorized",
-        },
-        super::CodeName {
-            code: UNSUPPORTED_VERSION,
-            name: "protocol version not supported",
-        },
-        super::CodeName {
-            code: SHUTTING_DOWN,
-            name: "requester is being shut down",
-        },
-        super::CodeName {
-            code: FSM_ERROR,
-            name: "finite state machine error or timeout",
-        },
-        super::CodeName {
-            code: MISMATCHING_CCDS,
-            name: "mismatching CCDS value",
-        },
+        super::CodeName { code: 0, name: "reserved" },
+        super::CodeName { code: GENERAL_REQUEST_TO_CLEAR, name: "general request to clear control connection" },
+        super::CodeName { code: GENERAL_ERROR, name: "general error" },
+        super::CodeName { code: CONTROL_CHANNEL_EXISTS, name: "control channel already exists" },
+        super::CodeName { code: NOT_AUTHORIZED, name: "requester is not authorized" },
+        super::CodeName { code: UNSUPPORTED_VERSION, name: "protocol version not supported" },
+        super::CodeName { code: SHUTTING_DOWN, name: "requester is being shut down" },
+        super::CodeName { code: FSM_ERROR, name: "finite state machine error or timeout" },
+        super::CodeName { code: MISMATCHING_CCDS, name: "mismatching CCDS value" },
     ];
 }
 
@@ -112,74 +85,23 @@ pub mod cdn {
 
     /// The table of CDN result codes and their names.
     pub static TABLE: &[super::CodeName] = &[
-        super::CodeName {
-            code: 0,
-            name: "reserved",
-        },
-        super::CodeName {
-            code: LOST_CARRIER,
-            name: "loss of carrier or circuit disconnect",
-        },
-        super::CodeName {
-            code: GENERAL_ERROR,
-            name: "general error",
-        },
-        super::CodeName {
-            code: ADMIN,
-            name: "administrative reasons",
-        },
-        super::CodeName {
-            code: NO_RESOURCES_TEMP,
-            name: "facilities unavailable (temporary)",
-        },
-        super::CodeName {
-            code: NO_RESOURCES_PERM,
-            name: "facilities unavailable (permanent)",
-        },
-        super::CodeName {
-            code: INVALID_DEST,
-            name: "invalid destination",
-        },
-        super::CodeName {
-            code: NO_CARRIER,
-            name: "no carrier detected",
-        },
-        super::CodeName {
-            code: BUSY,
-            name: "busy signal",
-        },
-        super::CodeName {
-            code: NO_DIAL_TONE,
-            name: "no dial tone",
-        },
-        super::CodeName {
-            code: TIMEOUT,
-            name: "not established within time allotted",
-        },
-        super::CodeName {
-            code: NO_FRAMING,
-            name: "no appropriate framing detected",
-        },
-        super::CodeName {
-            code: MISMATCHING_SDS,
-            name: "mismatching SDS value",
-        },
-        super::CodeName {
-            code: LOST_TIE_BREAKER,
-            name: "lost tie breaker",
-        },
-        super::CodeName {
-            code: UNSUPPORTED_PW_TYPE,
-            name: "unsupported PW type",
-        },
-        super::CodeName {
-            code: SEQUENCING_WITHOUT_L2SS,
-            name: "sequencing required without valid L2-Specific Sublayer",
-        },
-        super::CodeName {
-            code: FSM_ERROR,
-            name: "finite state machine error or timeout",
-        },
+        super::CodeName { code: 0, name: "reserved" },
+        super::CodeName { code: LOST_CARRIER, name: "loss of carrier or circuit disconnect" },
+        super::CodeName { code: GENERAL_ERROR, name: "general error" },
+        super::CodeName { code: ADMIN, name: "administrative reasons" },
+        super::CodeName { code: NO_RESOURCES_TEMP, name: "facilities unavailable (temporary)" },
+        super::CodeName { code: NO_RESOURCES_PERM, name: "facilities unavailable (permanent)" },
+        super::CodeName { code: INVALID_DEST, name: "invalid destination" },
+        super::CodeName { code: NO_CARRIER, name: "no carrier detected" },
+        super::CodeName { code: BUSY, name: "busy signal" },
+        super::CodeName { code: NO_DIAL_TONE, name: "no dial tone" },
+        super::CodeName { code: TIMEOUT, name: "not established within time allotted" },
+        super::CodeName { code: NO_FRAMING, name: "no appropriate framing detected" },
+        super::CodeName { code: MISMATCHING_SDS, name: "mismatching SDS value" },
+        super::CodeName { code: LOST_TIE_BREAKER, name: "lost tie breaker" },
+        super::CodeName { code: UNSUPPORTED_PW_TYPE, name: "unsupported PW type" },
+        super::CodeName { code: SEQUENCING_WITHOUT_L2SS, name: "sequencing required without valid L2-Specific Sublayer" },
+        super::CodeName { code: FSM_ERROR, name: "finite state machine error or timeout" },
     ];
 }
 
@@ -208,55 +130,22 @@ pub mod error {
 
     /// The table of general error codes and their names.
     pub static TABLE: &[super::CodeName] = &[
-        super::CodeName {
-            code: NO_GENERAL_ERROR,
-            name: "no general error",
-        },
-        super::CodeName {
-            code: NO_CONTROL_CONNECTION,
-            name: "no control connection exists yet",
-        },
-        super::CodeName {
-            code: BAD_LENGTH,
-            name: "length is wrong",
-        },
-        super::CodeName {
-            code: BAD_VALUE,
-            name: "field value out of range or reserved field non-zero",
-        },
-        super::CodeName {
-            code: NO_RESOURCE,
-            name: "insufficient resources",
-        },
-        super::CodeName {
-            code: INVALID_SESSION_ID,
-            name: "invalid session id",
-        },
-        super::CodeName {
-            code: VENDOR_SPECIFIC,
-            name: "vendor-specific error",
-        },
-        super::CodeName {
-            code: TRY_ANOTHER,
-            name: "try another",
-        },
-        super::CodeName {
-            code: UNKNOWN_MANDATORY_AVP,
-            name: "unknown AVP with M bit set",
-        },
-        super::CodeName {
-            code: TRY_ANOTHER_DIRECTED,
-            name: "try another directed",
-        },
+        super::CodeName { code: NO_GENERAL_ERROR, name: "no general error" },
+        super::CodeName { code: NO_CONTROL_CONNECTION, name: "no control connection exists yet" },
+        super::CodeName { code: BAD_LENGTH, name: "length is wrong" },
+        super::CodeName { code: BAD_VALUE, name: "field value out of range or reserved field non-zero" },
+        super::CodeName { code: NO_RESOURCE, name: "insufficient resources" },
+        super::CodeName { code: INVALID_SESSION_ID, name: "invalid session id" },
+        super::CodeName { code: VENDOR_SPECIFIC, name: "vendor-specific error" },
+        super::CodeName { code: TRY_ANOTHER, name: "try another" },
+        super::CodeName { code: UNKNOWN_MANDATORY_AVP, name: "unknown AVP with M bit set" },
+        super::CodeName { code: TRY_ANOTHER_DIRECTED, name: "try another directed" },
     ];
 }
 
 /// Looks `code` up in `table`; "unknown" when absent.
 fn lookup(table: &[CodeName], code: u16) -> &'static str {
-    table
-        .iter()
-        .find(|c| c.code == code)
-        .map_or("unknown", |c| c.name)
+    table.iter().find(|c| c.code == code).map_or("unknown", |c| c.name)
 }
 
 /// The description of a StopCCN Result Code, or "unknown".
@@ -280,15 +169,9 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(
-            stop_ccn_result_name(stop_ccn::FSM_ERROR),
-            "finite state machine error or timeout"
-        );
+        assert_eq!(stop_ccn_result_name(stop_ccn::FSM_ERROR), "finite state machine error or timeout");
         assert_eq!(cdn_result_name(cdn::ADMIN), "administrative reasons");
-        assert_eq!(
-            error_name(error::UNKNOWN_MANDATORY_AVP),
-            "unknown AVP with M bit set"
-        );
+        assert_eq!(error_name(error::UNKNOWN_MANDATORY_AVP), "unknown AVP with M bit set");
         assert_eq!(error_name(999), "unknown");
     }
 

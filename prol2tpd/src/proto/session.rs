@@ -482,11 +482,7 @@ impl Session {
     /// Takes the peer's session id, pseudowire, cookie and sublayer from a
     /// request or reply. Errors are the CDN result to close with.
     fn take_peer_avps(&mut self, version: Version, avps: &Avps) -> Result<(), ResultCode> {
-        let bad = |error_code: u16, what: &str| ResultCode {
-            result: cdn::GENERAL_ERROR,
-            error: Some(error_code),
-            message: Some(what.to_string()),
-        };
+        let bad = |error_code: u16, what: &str| ResultCode { result: cdn::GENERAL_ERROR, error: Some(error_code), message: Some(what.to_string()) };
         let peer_id = match version {
             Version::V2 => avps.assigned_session_id.map(u32::from),
             Version::V3 => avps.local_session_id,

@@ -398,11 +398,7 @@ impl Tunnel {
             Version::V3 => {
                 avps.router_id = Some(cx.router_id);
                 avps.assigned_control_connection_id = Some(self.id);
-                avps.pseudowire_capabilities = Some(vec![
-                    Pseudowire::Ppp.iana_type(),
-                    Pseudowire::Eth.iana_type(),
-                    Pseudowire::Vlan.iana_type(),
-                ]);
+                avps.pseudowire_capabilities = Some(vec![Pseudowire::Ppp.iana_type(), Pseudowire::Eth.iana_type(), Pseudowire::Vlan.iana_type()]);
                 if self.params.secret.is_some() {
                     let mut nonce = vec![0u8; 16];
                     cx.rng.fill(&mut nonce);
@@ -453,12 +449,19 @@ impl Tunnel {
         let digest = if self.version == Version::V3 && secret.is_some() { Some(self.params.digest) } else { None };
         let rng = &mut *cx.rng;
         let mut fill = |buf: &mut [u8]| rng.fill(buf);
-        let mut ecx = EncodeCtx { secret, hide, random: &mut fill, digest,  };
+        let mut ecx = EncodeCtx { secret, hide, random: &mut fill, digest };
         message::encode(&msg, &mut ecx, &mut frame);
         common::log::trace(
             self.trace_flags,
             TraceFlags::PROTOCOL,
-            format_args!("send msg={} tunnel_id={} peer_tunnel_id={} session_id={} peer={}", msg.msg_type.name(), self.id, self.peer_id, hdr_session_id, self.peer),
+            format_args!(
+                "send msg={} tunnel_id={} peer_tunnel_id={} session_id={} peer={}",
+                msg.msg_type.name(),
+                self.id,
+                self.peer_id,
+                hdr_session_id,
+                self.peer
+            ),
         );
         self.stats.ctrl_tx += 1;
         cx.stats.ctrl_tx += 1;
@@ -504,7 +507,11 @@ impl Tunnel {
                 self.peer = from;
             } else {
                 cx.stats.illegal_messages += 1;
-                common::log::trace(self.trace_flags, TraceFlags::XPRT, format_args!("drop reason=wrong-peer tunnel_id={} from={} peer={}", self.id, from, self.peer));
+                common::log::trace(
+                    self.trace_flags,
+                    TraceFlags::XPRT,
+                    format_args!("drop reason=wrong-peer tunnel_id={} from={} peer={}", self.id, from, self.peer),
+                );
                 return;
             }
         }
@@ -650,7 +657,10 @@ impl Tunnel {
         };
         let Some(peer_sid) = peer_sid.filter(|&s| s != 0) else { return };
         cx.stats.session_setup_failures += 1;
-        common::log::log(common::log::Level::Notice, format_args!("session refused tunnel_id={} msg={} peer_session_id={} error={}", self.id, t.name(), peer_sid, err));
+        common::log::log(
+            common::log::Level::Notice,
+            format_args!("session refused tunnel_id={} msg={} peer_session_id={} error={}", self.id, t.name(), peer_sid, err),
+        );
         let mut reply = Avps::default();
         match self.version {
             Version::V2 => reply.assigned_session_id = Some(0),
@@ -822,7 +832,10 @@ impl Tunnel {
     }
 
     fn refuse(&mut self, cx: &mut Cx<'_>, r: ResultCode) {
-        common::log::log(common::log::Level::Notice, format_args!("tunnel refused tunnel_id={} peer={} result={} message=\"{}\"", self.id, self.peer, r.result, r.message.as_deref().unwrap_or("")));
+        common::log::log(
+            common::log::Level::Notice,
+            format_args!("tunnel refused tunnel_id={} peer={} result={} message=\"{}\"", self.id, self.peer, r.result, r.message.as_deref().unwrap_or("")),
+        );
         self.close(cx, r);
     }
 
@@ -831,7 +844,17 @@ impl Tunnel {
         if self.state == TunnelState::WaitCtlReply && self.may_fall_back && r.result == stop_ccn::UNSUPPORTED_VERSION {
             return self.fall_back(cx, "peer refused L2TPv3 (StopCCN result 5)");
         }
-        common::log::log(common::log::Level::Info, format_args!("tunnel stopped-by-peer tunnel_id={} peer={} result={} error={} message=\"{}\"", self.id, self.peer, r.result, r.error.unwrap_or(0), r.message.as_deref().unwrap_or("")));
+        common::log::log(
+            common::log::Level::Info,
+            format_args!(
+                "tunnel stopped-by-peer tunnel_id={} peer={} result={} error={} message=\"{}\"",
+                self.id,
+                self.peer,
+                r.result,
+                r.error.unwrap_or(0),
+                r.message.as_deref().unwrap_or("")
+            ),
+        );
         self.enter_closing(cx, r, true);
     }
 
@@ -853,7 +876,10 @@ impl Tunnel {
 
     /// Restarts a v3 attempt as L2TPv2 (the seeds' automatic fallback).
     fn fall_back(&mut self, cx: &mut Cx<'_>, why: &str) {
-        common::log::log(common::log::Level::Notice, format_args!("tunnel version-fallback tunnel_id={} peer={} from=3 to=2 reason=\"{}\"", self.id, self.peer, why));
+        common::log::log(
+            common::log::Level::Notice,
+            format_args!("tunnel version-fallback tunnel_id={} peer={} from=3 to=2 reason=\"{}\"", self.id, self.peer, why),
+        );
         cx.events.push_back(Event::VersionFallback { tunnel_id: self.id });
         self.version = Version::V2;
         self.transport = Transport::Udp;
@@ -877,7 +903,8 @@ impl Tunnel {
             cx.release_session_id(Version::V3, sid);
             let unfit = self.sessions.get(&sid).is_some_and(|s| s.params.pseudowire != Pseudowire::Ppp || sid > 0xffff);
             if unfit {
-                if let Some(out) = self.sessions.get_mut(&sid).map(|s| s.close_with(v, result(cdn::GENERAL_ERROR, None, "L2TPv2 cannot carry this pseudowire"))) {
+                if let Some(out) = self.sessions.get_mut(&sid).map(|s| s.close_with(v, result(cdn::GENERAL_ERROR, None, "L2TPv2 cannot carry this pseudowire")))
+                {
                     self.apply_session_output(cx, sid, out);
                 }
             } else if let Some(s) = self.sessions.get_mut(&sid) {
@@ -904,7 +931,17 @@ impl Tunnel {
         if self.peer_id != 0 || self.network_created {
             self.queue(cx, 0, ControlMessage { msg_type: MessageType::StopCcn, avps });
         }
-        common::log::log(common::log::Level::Info, format_args!("tunnel closing tunnel_id={} peer={} result={} error={} message=\"{}\"", self.id, self.peer, r.result, r.error.unwrap_or(0), r.message.as_deref().unwrap_or("")));
+        common::log::log(
+            common::log::Level::Info,
+            format_args!(
+                "tunnel closing tunnel_id={} peer={} result={} error={} message=\"{}\"",
+                self.id,
+                self.peer,
+                r.result,
+                r.error.unwrap_or(0),
+                r.message.as_deref().unwrap_or("")
+            ),
+        );
         self.enter_closing(cx, r, false);
     }
 
@@ -947,7 +984,10 @@ impl Tunnel {
             }
             cx.stats.peer_timeouts += 1;
             let r = result(stop_ccn::GENERAL_ERROR, Some(error::NO_GENERAL_ERROR), "peer not responding");
-            common::log::log(common::log::Level::Warning, format_args!("tunnel dead tunnel_id={} peer={} retries={}", self.id, self.peer, self.params.max_retries));
+            common::log::log(
+                common::log::Level::Warning,
+                format_args!("tunnel dead tunnel_id={} peer={} retries={}", self.id, self.peer, self.params.max_retries),
+            );
             self.enter_closing(cx, r, false);
             self.close_deadline = Some(cx.now);
             return;
@@ -1070,7 +1110,11 @@ impl Tunnel {
                 let v = self.version;
                 let Some(s) = self.sessions.get_mut(&sid) else {
                     cx.stats.illegal_messages += 1;
-                    common::log::trace(self.trace_flags, TraceFlags::PROTOCOL, format_args!("drop msg={} tunnel_id={} session_id={} reason=unknown-session", msg.msg_type.name(), self.id, sid));
+                    common::log::trace(
+                        self.trace_flags,
+                        TraceFlags::PROTOCOL,
+                        format_args!("drop msg={} tunnel_id={} session_id={} reason=unknown-session", msg.msg_type.name(), self.id, sid),
+                    );
                     return;
                 };
                 let out = s.handle(v, &msg);
@@ -1130,7 +1174,11 @@ impl Tunnel {
                 s.up_at = Some(cx.now);
             }
             if let Some(s) = self.sessions.get(&sid) {
-                common::log::trace(s.trace_flags, TraceFlags::FSM, format_args!("session up tunnel_id={} session_id={} peer_session_id={}", self.id, sid, s.peer_id));
+                common::log::trace(
+                    s.trace_flags,
+                    TraceFlags::FSM,
+                    format_args!("session up tunnel_id={} session_id={} peer_session_id={}", self.id, sid, s.peer_id),
+                );
                 cx.events.push_back(Event::SessionUp(self.session_info(s)));
             }
         }
@@ -1145,7 +1193,11 @@ impl Tunnel {
         cx.release_session_id(self.version, s.id);
         *cx.total_sessions = cx.total_sessions.saturating_sub(1);
         let r = s.result.clone().unwrap_or_else(|| result(cdn::ADMIN, None, ""));
-        common::log::trace(s.trace_flags, TraceFlags::FSM, format_args!("session down tunnel_id={} session_id={} result={} error={}", self.id, s.id, r.result, r.error.unwrap_or(0)));
+        common::log::trace(
+            s.trace_flags,
+            TraceFlags::FSM,
+            format_args!("session down tunnel_id={} session_id={} result={} error={}", self.id, s.id, r.result, r.error.unwrap_or(0)),
+        );
         cx.events.push_back(Event::SessionDown { info: self.session_info(s), was_up: s.up_at.is_some(), result: r });
         cx.events.push_back(Event::SessionDeleted { tunnel_id: self.id, session_id: s.id });
     }

@@ -71,23 +71,13 @@ pub struct NetConfig {
 impl NetConfig {
     /// 10 ms each way, nothing lost, duplicated or reordered.
     pub fn perfect() -> NetConfig {
-        NetConfig {
-            latency: Duration::from_millis(10),
-            jitter: Duration::ZERO,
-            loss: 0,
-            dup: 0,
-        }
+        NetConfig { latency: Duration::from_millis(10), jitter: Duration::ZERO, loss: 0, dup: 0 }
     }
 
     /// `loss` per mille lost, plus 5 % duplicates and 30 ms of jitter
     /// (reordering).
     pub fn lossy(loss: u32) -> NetConfig {
-        NetConfig {
-            latency: Duration::from_millis(10),
-            jitter: Duration::from_millis(30),
-            loss,
-            dup: 50,
-        }
+        NetConfig { latency: Duration::from_millis(10), jitter: Duration::from_millis(30), loss, dup: 50 }
     }
 }
 
@@ -127,14 +117,7 @@ pub struct Node {
 
 impl Node {
     fn new(ep: Endpoint, addr: SocketAddr) -> Node {
-        Node {
-            ep,
-            addr,
-            events: Vec::new(),
-            sent: Vec::new(),
-            filter: None,
-            received: 0,
-        }
+        Node { ep, addr, events: Vec::new(), sent: Vec::new(), filter: None, received: 0 }
     }
 
     /// The events for which `f` is true.
@@ -196,15 +179,7 @@ impl Pair {
         let [ca, cb] = configs;
         let a = Endpoint::new(ca, Rng::seeded(seed.wrapping_mul(2).wrapping_add(1)), base);
         let b = Endpoint::new(cb, Rng::seeded(seed.wrapping_mul(2).wrapping_add(2)), base);
-        Pair {
-            base,
-            now: base,
-            nodes: [Node::new(a, addrs[0]), Node::new(b, addrs[1])],
-            net,
-            rng: XorShift::new(seed),
-            flight: Vec::new(),
-            seq: 0,
-        }
+        Pair { base, now: base, nodes: [Node::new(a, addrs[0]), Node::new(b, addrs[1])], net, rng: XorShift::new(seed), flight: Vec::new(), seq: 0 }
     }
 
     /// A LAC at 192.0.2.1 and an LNS at 192.0.2.2 with default configs.
@@ -284,14 +259,7 @@ impl Pair {
         let jitter_us = u64::try_from(self.net.jitter.as_micros()).unwrap_or(u64::MAX);
         let delay = self.net.latency + Duration::from_micros(self.rng.below_or_eq(jitter_us));
         self.seq += 1;
-        self.flight.push(InFlight {
-            at: self.now + delay,
-            seq: self.seq,
-            to,
-            from,
-            transport,
-            bytes,
-        });
+        self.flight.push(InFlight { at: self.now + delay, seq: self.seq, to, from, transport, bytes });
     }
 
     /// The next instant something happens, if anything is armed.

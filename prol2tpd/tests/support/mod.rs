@@ -62,10 +62,7 @@ pub fn require_root_and_netns() -> bool {
     match Command::new("ip").args(["netns", "list"]).output() {
         Ok(out) if out.status.success() => true,
         Ok(out) => {
-            println!(
-                "SKIP: `ip netns list` failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            println!("SKIP: `ip netns list` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
             false
         }
         Err(e) => {
@@ -80,9 +77,7 @@ pub fn have_program(prog: &str) -> bool {
     if prog.contains('/') {
         return Path::new(prog).exists();
     }
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(prog).is_file()))
-        .unwrap_or(false)
+    std::env::var_os("PATH").map(|paths| std::env::split_paths(&paths).any(|d| d.join(prog).is_file())).unwrap_or(false)
 }
 
 /// Path of the `prol2tpd` binary Cargo built for this test run.
@@ -92,26 +87,15 @@ pub fn daemon_bin() -> PathBuf {
 
 /// Root of the repository (the workspace directory).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// Runs a host command and panics with its output if it fails (test set-up
 /// steps whose failure makes the test meaningless).
 fn run_ok(args: &[&str]) -> Output {
     let (prog, rest) = args.split_first().expect("empty command");
-    let out = Command::new(prog)
-        .args(rest)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(prog).args(rest).output().unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"));
+    assert!(out.status.success(), "{args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     out
 }
 
@@ -123,11 +107,7 @@ pub struct TempDir {
 impl TempDir {
     /// Creates `$TMPDIR/prol2tp-<tag>-<pid>-<n>`.
     pub fn new(tag: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!(
-            "prol2tp-{tag}-{}-{}",
-            std::process::id(),
-            next_id()
-        ));
+        let path = std::env::temp_dir().join(format!("prol2tp-{tag}-{}-{}", std::process::id(), next_id()));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
         TempDir { path }
@@ -143,8 +123,7 @@ impl TempDir {
     pub fn write(&self, name: &str, contents: &str) -> PathBuf {
         let p = self.path.join(name);
         if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent)
-                .unwrap_or_else(|e| panic!("mkdir {}: {e}", parent.display()));
+            fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir {}: {e}", parent.display()));
         }
         fs::write(&p, contents).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
         p
@@ -189,23 +168,13 @@ impl Netns {
 
     /// Runs `cmd` in the namespace, waits for it and returns its output.
     pub fn exec(&self, cmd: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.name])
-            .args(cmd)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {cmd:?} in {}: {e}", self.name))
+        Command::new("ip").args(["netns", "exec", &self.name]).args(cmd).output().unwrap_or_else(|e| panic!("cannot run {cmd:?} in {}: {e}", self.name))
     }
 
     /// Like [`Netns::exec`] but panics unless the command succeeds.
     pub fn exec_ok(&self, cmd: &[&str]) -> Output {
         let out = self.exec(cmd);
-        assert!(
-            out.status.success(),
-            "{cmd:?} in {} failed: {}{}",
-            self.name,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{cmd:?} in {} failed: {}{}", self.name, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         out
     }
 
@@ -216,11 +185,7 @@ impl Netns {
 
     /// Like [`Netns::spawn`], with extra environment variables.
     pub fn spawn_env(&self, cmd: &[&str], env: &[(&str, &str)], log: &Path) -> Child {
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
+        let file = fs::OpenOptions::new().create(true).append(true).open(log).unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
         let err = file.try_clone().unwrap_or_else(|e| panic!("dup log: {e}"));
         // `ip netns exec` execs the command, so the pid is the command's.
         let process = Command::new("ip")
@@ -232,11 +197,7 @@ impl Netns {
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {cmd:?} in {}: {e}", self.name));
-        Child {
-            what: cmd.join(" "),
-            process,
-            log: log.to_path_buf(),
-        }
+        Child { what: cmd.join(" "), process, log: log.to_path_buf() }
     }
 
     /// Process ids running in the namespace (`ip netns pids`).
@@ -244,12 +205,7 @@ impl Netns {
         Command::new("ip")
             .args(["netns", "pids", &self.name])
             .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .split_whitespace()
-                    .filter_map(|p| p.parse().ok())
-                    .collect()
-            })
+            .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().filter_map(|p| p.parse().ok()).collect())
             .unwrap_or_default()
     }
 }
@@ -259,9 +215,7 @@ impl Drop for Netns {
         for pid in self.pids() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
     }
 }
 
@@ -280,26 +234,9 @@ pub struct VethPair {
 /// host (at most 15 characters) and returned.
 pub fn link_veth(a: &Netns, b: &Netns, a_addrs: &[&str], b_addrs: &[&str]) -> VethPair {
     let id = format!("{:x}x{:x}", std::process::id(), next_id());
-    let pair = VethPair {
-        a: format!("va{id}"),
-        b: format!("vb{id}"),
-    };
+    let pair = VethPair { a: format!("va{id}"), b: format!("vb{id}") };
     assert!(pair.a.len() <= 15, "interface name too long: {}", pair.a);
-    run_ok(&[
-        "ip",
-        "link",
-        "add",
-        &pair.a,
-        "netns",
-        a.name(),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        &pair.b,
-        "netns",
-        b.name(),
-    ]);
+    run_ok(&["ip", "link", "add", &pair.a, "netns", a.name(), "type", "veth", "peer", "name", &pair.b, "netns", b.name()]);
     for (ns, ifname, addrs) in [(a, &pair.a, a_addrs), (b, &pair.b, b_addrs)] {
         for addr in addrs {
             let mut cmd = vec!["ip", "-n", ns.name(), "addr", "add", addr, "dev", ifname];
@@ -329,9 +266,7 @@ impl Child {
 
     /// Everything the process wrote to stdout and stderr so far.
     pub fn log(&self) -> String {
-        fs::read(&self.log)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        fs::read(&self.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 
     /// Path of the log file.
@@ -363,11 +298,7 @@ impl Child {
     }
 
     /// Sends `sig`, waits up to `timeout`, then SIGKILLs.
-    pub fn stop_with(
-        &mut self,
-        sig: Signal,
-        timeout: Duration,
-    ) -> Option<std::process::ExitStatus> {
+    pub fn stop_with(&mut self, sig: Signal, timeout: Duration) -> Option<std::process::ExitStatus> {
         if let Some(st) = self.try_exit() {
             return Some(st);
         }
@@ -409,27 +340,12 @@ impl NetnsCapture {
         let pcap = dir.join(&format!("{name}.pcap"));
         let log = dir.join(&format!("{name}.tcpdump.log"));
         let pcap_s = pcap.to_string_lossy().into_owned();
-        let mut cmd = vec![
-            "tcpdump",
-            "-Z",
-            "root",
-            "--immediate-mode",
-            "-U",
-            "-n",
-            "-i",
-            iface,
-            "-w",
-            &pcap_s,
-        ];
+        let mut cmd = vec!["tcpdump", "-Z", "root", "--immediate-mode", "-U", "-n", "-i", iface, "-w", &pcap_s];
         if !filter.is_empty() {
             cmd.push(filter);
         }
         let child = ns.spawn(&cmd, &log);
-        assert!(
-            child.wait_log("listening on", Duration::from_secs(10)),
-            "tcpdump did not start: {}",
-            child.log()
-        );
+        assert!(child.wait_log("listening on", Duration::from_secs(10)), "tcpdump did not start: {}", child.log());
         NetnsCapture { child, pcap }
     }
 
@@ -442,11 +358,7 @@ impl NetnsCapture {
     /// (tshark syntax, e.g. `l2tp.avp.message_type == 4`); false after
     /// `timeout`. The capture keeps running.
     pub fn wait_for(&self, display_filter: &str, timeout: Duration) -> bool {
-        wait_until(timeout, || {
-            !tshark(&self.pcap, &["-Y", display_filter])
-                .trim()
-                .is_empty()
-        })
+        wait_until(timeout, || !tshark(&self.pcap, &["-Y", display_filter]).trim().is_empty())
     }
 
     /// Stops the capture (SIGINT) and returns the pcap path.
@@ -470,12 +382,7 @@ impl NetnsCapture {
 
 /// Runs `tshark -r pcap ARGS...` and returns its stdout.
 pub fn tshark(pcap: &Path, args: &[&str]) -> String {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(pcap)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run tshark: {e}"));
+    let out = Command::new("tshark").arg("-r").arg(pcap).args(args).output().unwrap_or_else(|e| panic!("cannot run tshark: {e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -504,14 +411,7 @@ pub struct Xl2tpdOpts {
 
 impl Default for Xl2tpdOpts {
     fn default() -> Self {
-        Xl2tpdOpts {
-            hostname: "xl2tpd.example".into(),
-            secret: None,
-            hidden: false,
-            port: 1701,
-            autodial: true,
-            fake_pppd: true,
-        }
+        Xl2tpdOpts { hostname: "xl2tpd.example".into(), secret: None, hidden: false, port: 1701, autodial: true, fake_pppd: true }
     }
 }
 
@@ -538,33 +438,13 @@ pub fn xl2tpd_lns(ns: &Netns, dir: &TempDir, role: &str, opts: &Xl2tpdOpts) -> X
 /// `lns_addr` (IPv4 address or name; xl2tpd 1.3 has no IPv6 support), files
 /// under `<dir>/<role>/`. Returns once it listens; with `opts.autodial` it
 /// dials at once, otherwise call [`Xl2tpd::dial`].
-pub fn xl2tpd_lac(
-    ns: &Netns,
-    dir: &TempDir,
-    role: &str,
-    opts: &Xl2tpdOpts,
-    lns_addr: &str,
-) -> Xl2tpd {
+pub fn xl2tpd_lac(ns: &Netns, dir: &TempDir, role: &str, opts: &Xl2tpdOpts, lns_addr: &str) -> Xl2tpd {
     start_xl2tpd(ns, dir, role, LAC_TEMPLATE, opts, lns_addr)
 }
 
-fn start_xl2tpd(
-    ns: &Netns,
-    dir: &TempDir,
-    role: &str,
-    template: &str,
-    opts: &Xl2tpdOpts,
-    lns_addr: &str,
-) -> Xl2tpd {
+fn start_xl2tpd(ns: &Netns, dir: &TempDir, role: &str, template: &str, opts: &Xl2tpdOpts, lns_addr: &str) -> Xl2tpd {
     let sub = |name: &str| dir.join(&format!("{role}/{name}"));
-    let secrets = dir.write(
-        &format!("{role}/l2tp-secrets"),
-        &opts
-            .secret
-            .as_ref()
-            .map(|s| format!("* * {s}\n"))
-            .unwrap_or_default(),
-    );
+    let secrets = dir.write(&format!("{role}/l2tp-secrets"), &opts.secret.as_ref().map(|s| format!("* * {s}\n")).unwrap_or_default());
     let pppopts = dir.write(&format!("{role}/ppp.options"), "noauth\n");
     let ppp_dir = sub("ppp");
     fs::create_dir_all(&ppp_dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
@@ -582,11 +462,7 @@ fn start_xl2tpd(
     let conf = dir.write(&format!("{role}/xl2tpd.conf"), &conf);
     let control = sub("l2tp-control");
     let pid = sub("xl2tpd.pid");
-    let (conf_s, pid_s, ctl_s) = (
-        conf.to_string_lossy().into_owned(),
-        pid.to_string_lossy().into_owned(),
-        control.to_string_lossy().into_owned(),
-    );
+    let (conf_s, pid_s, ctl_s) = (conf.to_string_lossy().into_owned(), pid.to_string_lossy().into_owned(), control.to_string_lossy().into_owned());
     let fake = repo_root().join("tests/xl2tpd/fake-pppd");
     let fake_s = fake.to_string_lossy().into_owned();
     let ppp_dir_s = ppp_dir.to_string_lossy().into_owned();
@@ -602,16 +478,8 @@ fn start_xl2tpd(
     } else {
         ns.spawn(&xl2tpd, &log)
     };
-    assert!(
-        child.wait_log("Listening on IP address", Duration::from_secs(10)),
-        "xl2tpd {role} did not start: {}",
-        child.log()
-    );
-    Xl2tpd {
-        child,
-        control,
-        ppp_dir,
-    }
+    assert!(child.wait_log("Listening on IP address", Duration::from_secs(10)), "xl2tpd {role} did not start: {}", child.log());
+    Xl2tpd { child, control, ppp_dir }
 }
 
 impl Xl2tpd {
@@ -619,10 +487,7 @@ impl Xl2tpd {
     /// section, `d test` drops its tunnel (StopCCN). Fails if xl2tpd is not
     /// reading the FIFO.
     pub fn control_cmd(&self, cmd: &str) -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&self.control)?;
+        let mut f = fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&self.control)?;
         f.write_all(format!("{cmd}\n").as_bytes())
     }
 
@@ -640,14 +505,7 @@ impl Xl2tpd {
     pub fn fake_pppd_pids(&self) -> Vec<i32> {
         fs::read_dir(&self.ppp_dir)
             .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter_map(|e| {
-                        e.file_name()
-                            .to_str()
-                            .and_then(|n| n.strip_prefix("pppd."))
-                            .and_then(|p| p.parse().ok())
-                    })
-                    .collect()
+                rd.filter_map(|e| e.ok()).filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_prefix("pppd.")).and_then(|p| p.parse().ok())).collect()
             })
             .unwrap_or_default()
     }
