@@ -689,3 +689,48 @@ fn undecodable_icrq_is_answered_with_cdn() {
     let t = pair.nodes[LAC].ep.tunnel(tid).expect("tunnel survives");
     assert_eq!(t.state, TunnelState::Established);
 }
+
+/// A session the peer never completes is closed after the setup timeout:
+/// the LAC's ICCN is swapped in flight for a HELLO (same Ns, so the channel
+/// stays in step), leaving the LNS in wait-connect; after
+/// `SESSION_SETUP_TIMEOUT` the LNS clears the call with CDN and the LAC sees
+/// it go down.
+#[test]
+fn session_never_connected_is_closed_after_setup_timeout() {
+    use prol2tp::proto::tunnel::SESSION_SETUP_TIMEOUT;
+    quiet();
+    let mut pair = Pair::v4(7, NetConfig::perfect());
+    pair.accept_all(LNS, Rc::new(TunnelParams::default()));
+    pair.nodes[LAC].filter = Some(Box::new(move |_, t| {
+        use prol2tp::proto::header::emit_control;
+        use prol2tp::proto::message::{encode, EncodeCtx};
+        let Some((mut h, m)) = decode_sent(t) else { return Verdict::Pass };
+        if m.msg_type != MessageType::Iccn {
+            return Verdict::Pass;
+        }
+        h.session_id = 0;
+        let hello = prol2tp::proto::message::ControlMessage { msg_type: MessageType::Hello, avps: Default::default() };
+        let mut body = Vec::new();
+        let mut fill = |b: &mut [u8]| b.fill(1);
+        encode(&hello, &mut EncodeCtx { secret: None, hide: false, random: &mut fill, digest: None }, &mut body);
+        let mut bytes = Vec::new();
+        emit_control(t.transport, &h, &body, &mut bytes);
+        Verdict::Replace(bytes)
+    }));
+    let (_tid, _sids) = open(&mut pair, dial(TunnelParams::default(), lns_v4()), 1, CallType::IncomingLac, Rc::new(SessionParams::default()));
+    let created = pair.elapsed();
+    let ok = pair.run_until(Duration::from_secs(120), |p| p.nodes[LAC].count(|e| matches!(e, Event::SessionDeleted { .. })) == 1);
+    assert!(ok, "the half-open session is cleared");
+    let gone_at = pair.nodes[LNS]
+        .events
+        .iter()
+        .find_map(|(at, e)| match e {
+            Event::SessionDown { was_up: false, result, .. } if result.message.as_deref() == Some("session setup timed out") => Some(*at),
+            _ => None,
+        })
+        .expect("LNS closed the session for its setup timeout");
+    assert!(gone_at >= created + SESSION_SETUP_TIMEOUT && gone_at <= created + SESSION_SETUP_TIMEOUT + Duration::from_secs(2), "closed at {gone_at:?}");
+    assert_eq!(pair.nodes[LNS].ep.session_count(), 0);
+    assert_eq!(pair.nodes[LAC].ep.session_count(), 0);
+    assert_eq!(pair.nodes[LNS].ep.stats().session_setup_failures, 1);
+}

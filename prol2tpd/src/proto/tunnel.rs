@@ -16,7 +16,7 @@
 //! transmission time because Nr (and, in v3, the Message Digest) change
 //! with every retransmission.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -212,6 +212,8 @@ pub struct Tunnel {
     pub peer_reads_hidden: bool,
     pub(crate) chan: ReliableChannel,
     sessions: BTreeMap<u32, Session>,
+    /// (deadline, session id) of every session not yet established.
+    setup_deadlines: BTreeSet<(Instant, u32)>,
     /// The challenge we sent (v2), whose response we expect.
     our_challenge: Option<Vec<u8>>,
     /// v3: our Control Message Authentication Nonce and the peer's.
@@ -235,6 +237,12 @@ pub fn peer_reads_hidden_avps(vendor_name: &[u8]) -> bool {
     let v = String::from_utf8_lossy(vendor_name).to_ascii_lowercase();
     !(v.contains("xelerance") || v.contains("xl2tpd"))
 }
+
+/// How long a session may take to become established (ICRQ to ICCN, or
+/// OCRQ to OCCN, including waiting for its tunnel) before it is closed with
+/// a CDN. The RFCs set no limit; without one a peer that stops half way
+/// would hold the session and its id for ever.
+pub const SESSION_SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Tie breaker verdict for simultaneous SCCRQs (RFC 2661 §4.4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,6 +354,7 @@ impl Tunnel {
             peer_reads_hidden: true,
             chan: ReliableChannel::new(cfg, now),
             sessions: BTreeMap::new(),
+            setup_deadlines: BTreeSet::new(),
             our_challenge: None,
             local_nonce: None,
             peer_nonce: None,
@@ -951,6 +960,7 @@ impl Tunnel {
         // RFC 2661 §5.7: the receiver of StopCCN keeps state for a full
         // retransmission cycle; the sender until its StopCCN is acked.
         self.close_deadline = if by_peer || self.peer_id == 0 && !self.network_created { Some(cx.now + self.hold_time()) } else { None };
+        self.setup_deadlines.clear();
         let ids: Vec<u32> = self.sessions.keys().copied().collect();
         for sid in ids {
             if let Some(mut s) = self.sessions.remove(&sid) {
@@ -992,6 +1002,7 @@ impl Tunnel {
             self.close_deadline = Some(cx.now);
             return;
         }
+        self.expire_session_setups(cx);
         if self.state == TunnelState::Established && self.chan.hello_due() {
             self.stats.hello_tx += 1;
             self.queue(cx, 0, ControlMessage { msg_type: MessageType::Hello, avps: Avps::default() });
@@ -1000,6 +1011,21 @@ impl Tunnel {
             // Our StopCCN is acknowledged (or never will be): linger briefly
             // to ack the peer's last retransmissions, then go.
             self.close_deadline = Some(cx.now + self.params.retry_timeout);
+        }
+    }
+
+    /// Closes sessions that did not come up within [`SESSION_SETUP_TIMEOUT`].
+    fn expire_session_setups(&mut self, cx: &mut Cx<'_>) {
+        while let Some(&(deadline, sid)) = self.setup_deadlines.first() {
+            if deadline > cx.now || self.state == TunnelState::Closing {
+                return;
+            }
+            self.setup_deadlines.remove(&(deadline, sid));
+            let v = self.version;
+            let r = result(cdn::GENERAL_ERROR, Some(error::NO_GENERAL_ERROR), "session setup timed out");
+            if let Some(out) = self.sessions.get_mut(&sid).map(|s| s.close_with(v, r)) {
+                self.apply_session_output(cx, sid, out);
+            }
         }
     }
 
@@ -1015,7 +1041,7 @@ impl Tunnel {
             // An acked StopCCN is only noticed on a timeout: poll soon.
             self.close_deadline.or_else(|| chan.or(Some(self.created_at)))
         } else {
-            None
+            self.setup_deadlines.first().map(|d| d.0)
         };
         match (chan, close) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -1073,6 +1099,7 @@ impl Tunnel {
         let serial = cx.next_call_serial();
         let s = Session::new(sid, call_type, params, self.version, serial, cx.now);
         cx.events.push_back(Event::SessionCreated(self.session_info(&s)));
+        self.setup_deadlines.insert((s.created_at + SESSION_SETUP_TIMEOUT, sid));
         self.sessions.insert(sid, s);
         *cx.total_sessions += 1;
         if self.state == TunnelState::Established {
@@ -1154,6 +1181,7 @@ impl Tunnel {
         cx.events.push_back(Event::SessionCreated(self.session_info(&s)));
         *cx.total_sessions += 1;
         let out = s.accept_request(self.version, &msg);
+        self.setup_deadlines.insert((s.created_at + SESSION_SETUP_TIMEOUT, sid));
         self.sessions.insert(sid, s);
         self.apply_session_output(cx, sid, out);
     }
@@ -1172,6 +1200,7 @@ impl Tunnel {
         if out.up {
             if let Some(s) = self.sessions.get_mut(&sid) {
                 s.up_at = Some(cx.now);
+                self.setup_deadlines.remove(&(s.created_at + SESSION_SETUP_TIMEOUT, sid));
             }
             if let Some(s) = self.sessions.get(&sid) {
                 common::log::trace(
@@ -1184,6 +1213,7 @@ impl Tunnel {
         }
         if out.closed {
             if let Some(s) = self.sessions.remove(&sid) {
+                self.setup_deadlines.remove(&(s.created_at + SESSION_SETUP_TIMEOUT, sid));
                 self.report_session_gone(cx, &s);
             }
         }
