@@ -117,6 +117,18 @@ install: all
 	    $(INSTALL) -D -m 0644 $$c $$dst || exit 1; \
 	done
 
+# Setup rate and resident memory of a release prol2tpd LNS against the
+# prol2tp-bench load generator over loopback (generator on CPU 1, daemon on
+# CPU 0): once with the daemon's default receive window, once with 64.
+# BENCH_ARGS are passed to both runs (e.g. --concurrency 128, --quick).
+.PHONY: bench
+bench:
+	$(CARGO) build --release -p prol2tpd --bins $(TARGET_FLAG)
+	@pin=""; command -v taskset >/dev/null 2>&1 && pin="taskset -c 1"; \
+	cpu=""; [ -n "$$pin" ] && cpu="--daemon-cpu 0"; \
+	$$pin $(RELEASE_DIR)/prol2tp-bench $$cpu $(BENCH_ARGS) && echo && \
+	$$pin $(RELEASE_DIR)/prol2tp-bench $$cpu --lns-window 64 $(BENCH_ARGS)
+
 clean:
 	$(CARGO) clean
 	rm -rf build

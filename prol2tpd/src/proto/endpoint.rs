@@ -724,12 +724,27 @@ impl Endpoint {
                 return;
             }
             Err(e) => {
+                // Counted, and traced rather than logged: anyone can send
+                // these, and a flood must not become a syslog flood.
                 self.sh.stats.illegal_messages += 1;
                 self.sh.stats.rx_bad[1] += 1;
-                common::log::log(common::log::Level::Warning, format_args!("drop msg=SCCRQ? from={from} error=\"{e}\""));
+                common::log::trace(
+                    common::log::system_mask() | params.trace_flags,
+                    TraceFlags::PROTOCOL,
+                    format_args!("drop msg=SCCRQ? from={from} error=\"{e}\""),
+                );
                 return;
             }
         };
+        if header.ns != 0 {
+            // RFC 2661 §5.8: a control connection's first message has Ns 0.
+            // Anything else would sit in the reliable channel's reorder
+            // buffer and park a half-open tunnel for ever.
+            self.sh.stats.illegal_messages += 1;
+            self.sh.stats.sequence_errors += 1;
+            common::log::trace(params.trace_flags, TraceFlags::PROTOCOL, format_args!("drop msg=SCCRQ from={from} ns={} reason=first-ns-not-0", header.ns));
+            return;
+        }
         let peer_tid = match header.version {
             Version::V2 => msg.avps.assigned_tunnel_id.map(u32::from),
             Version::V3 => msg.avps.assigned_control_connection_id,

@@ -1039,7 +1039,9 @@ impl Tunnel {
         let chan = self.chan.poll_timeout();
         let close = if self.state == TunnelState::Closing {
             // An acked StopCCN is only noticed on a timeout: poll soon.
-            self.close_deadline.or_else(|| chan.or(Some(self.created_at)))
+            // Once the channel is idle nothing else would wake us (its next
+            // deadline is the HELLO timer).
+            self.close_deadline.or_else(|| if self.chan.is_idle() { Some(self.created_at) } else { chan })
         } else {
             self.setup_deadlines.first().map(|d| d.0)
         };
