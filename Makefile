@@ -65,13 +65,14 @@ test-deps:
 	fi
 
 # cargo-nextest runs each test in its own process (parallel, clean isolation
-# for namespace tests) but not doctests, so those run with cargo test --doc.
+# for namespace tests) but not doctests, so those run first with cargo
+# test --doc (nextest's summary then closes the output).
 check: test-deps
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-	    echo "$(CARGO) nextest run --workspace --no-fail-fast" && \
-	    $(CARGO) nextest run --workspace --no-fail-fast && \
 	    echo "$(CARGO) test --workspace --doc" && \
-	    $(CARGO) test --workspace --doc; \
+	    $(CARGO) test --workspace --doc && \
+	    echo "$(CARGO) nextest run --workspace --no-fail-fast" && \
+	    $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
 	    echo "$(CARGO) test --workspace --no-fail-fast" && \
 	    $(CARGO) test --workspace --no-fail-fast; \
