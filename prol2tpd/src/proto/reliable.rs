@@ -232,6 +232,8 @@ pub struct ReliableChannel {
     /// When an acknowledgement is owed: send a ZLB at this time unless a
     /// message carries the `Nr` first.
     ack_deadline: Option<Instant>,
+    /// Messages accepted since our `Nr` last went out.
+    rx_since_ack: u16,
     /// Last time anything arrived from the peer (HELLO idle timer).
     last_rx: Instant,
     /// The HELLO for the current idle period has been signalled.
@@ -274,6 +276,7 @@ impl ReliableChannel {
             reorder: VecDeque::new(),
             delivered: VecDeque::new(),
             ack_deadline: None,
+            rx_since_ack: 0,
             last_rx: now,
             hello_fired: false,
             hello_pending: false,
@@ -348,7 +351,15 @@ impl ReliableChannel {
             self.stats.out_of_window += 1;
             return RxVerdict::OutOfWindow;
         }
-        self.ack_at(now.checked_add(self.config.ack_delay).unwrap_or(now));
+        // Acknowledge after `ack_delay`, unless half our window is now
+        // unacknowledged: the peer is about to stall on its send window, so
+        // the ZLB goes at once (RFC 2661 §5.8 only forbids withholding acks).
+        self.rx_since_ack = self.rx_since_ack.saturating_add(1);
+        if self.rx_since_ack >= (self.rx_window / 2).max(1) {
+            self.ack_at(now);
+        } else {
+            self.ack_at(now.checked_add(self.config.ack_delay).unwrap_or(now));
+        }
         if offset == 0 {
             self.deliver(payload);
             return RxVerdict::Deliver;
@@ -402,11 +413,13 @@ impl ReliableChannel {
             }
             let payload = Rc::clone(&entry.payload);
             self.ack_deadline = None;
+            self.rx_since_ack = 0;
             return Some(Outgoing { ns, nr: self.next_nr, payload, retransmission, zlb: false });
         }
         match self.ack_deadline {
             Some(at) if at <= now => {
                 self.ack_deadline = None;
+                self.rx_since_ack = 0;
                 self.stats.zlb_sent += 1;
                 Some(Outgoing { ns: self.next_ns, nr: self.next_nr, payload: Rc::from(Vec::new()), retransmission: false, zlb: true })
             }
@@ -793,6 +806,26 @@ mod tests {
         assert_eq!(a.poll_timeout(), None);
         assert_eq!(a.stats().zlb_received, 1);
         assert_eq!(a.poll_delivered(), None);
+    }
+
+    #[test]
+    fn half_a_window_unacknowledged_is_acked_at_once() {
+        // With a receive window of 4, the second unacknowledged message
+        // gets a ZLB at once: the sender is about to stall on its window.
+        let t0 = Instant::now();
+        let mut a = ReliableChannel::new(ReliableConfig { peer_rx_window_size: 4, ..cfg() }, t0);
+        let mut b = ReliableChannel::new(ReliableConfig { rx_window_size: 4, ..cfg() }, t0);
+        a.send(t0, b"one".to_vec());
+        a.send(t0, b"two".to_vec());
+        let msgs = drain(&mut a, t0);
+        assert_eq!(msgs.len(), 2);
+        recv(&mut b, t0, &msgs[0]);
+        assert!(b.poll_transmit(t0).is_none(), "one message: the ack waits for ack_delay");
+        recv(&mut b, t0, &msgs[1]);
+        let zlb = drain(&mut b, t0);
+        assert_eq!(zlb.len(), 1);
+        assert!(zlb[0].zlb);
+        assert_eq!(zlb[0].nr, 2);
     }
 
     #[test]
