@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("prol2tpd: {e}");
-            return ExitCode::from(2);
+            return ExitCode::FAILURE;
         }
     };
     let cfg = match daemon::load_config(&opts) {
