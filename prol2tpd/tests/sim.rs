@@ -734,3 +734,48 @@ fn session_never_connected_is_closed_after_setup_timeout() {
     assert_eq!(pair.nodes[LAC].ep.session_count(), 0);
     assert_eq!(pair.nodes[LNS].ep.stats().session_setup_failures, 1);
 }
+
+/// Outgoing calls (RFC 2661 §7.4.3, §7.4.4): once the LAC's tunnel is up,
+/// the LNS places three calls with OCRQ; the LAC answers OCRP and OCCN;
+/// both sides see the sessions up with crosswise ids and the right call
+/// types, and a CDN from the LAC ends one of them on both sides.
+#[test]
+fn outgoing_calls_from_the_lns() {
+    quiet();
+    let mut pair = Pair::v4(21, NetConfig::lossy(100));
+    pair.accept_all(LNS, Rc::new(TunnelParams { max_retries: 10, ..TunnelParams::default() }));
+    let (tid, _) = open(
+        &mut pair,
+        dial(TunnelParams { max_retries: 10, ..TunnelParams::default() }, lns_v4()),
+        0,
+        CallType::IncomingLac,
+        Rc::new(SessionParams::default()),
+    );
+    assert!(pair.run_until(Duration::from_secs(60), |p| p.nodes[LNS].count(|e| matches!(e, Event::TunnelUp(_))) == 1), "tunnel up");
+    let lns_tid = pair.nodes[LAC].ep.tunnel(tid).expect("LAC tunnel").peer_id;
+    let now = pair.now;
+    let sids: Vec<u32> =
+        (0..3).map(|_| pair.ep(LNS).create_session(now, lns_tid, CallType::OutgoingLns, Rc::new(SessionParams::default())).expect("OCRQ")).collect();
+    assert!(pair.run_until(Duration::from_secs(60), |p| sessions_up(p, LAC) == 3 && sessions_up(p, LNS) == 3), "three outgoing calls up");
+    assert_eq!(pair.nodes[LNS].ep.stats().rx_good[MessageType::Ocrp as usize], 3);
+    assert_eq!(pair.nodes[LNS].ep.stats().rx_good[MessageType::Occn as usize], 3);
+    let lns_t = pair.nodes[LNS].ep.tunnel(lns_tid).expect("LNS tunnel");
+    let lac_t = pair.nodes[LAC].ep.tunnel(tid).expect("LAC tunnel");
+    for sid in &sids {
+        let s = lns_t.session(*sid).expect("LNS session");
+        assert_eq!(s.call_type, CallType::OutgoingLns);
+        let peer = lac_t.session(s.peer_id).expect("LAC has the LNS's peer session id");
+        assert_eq!(peer.call_type, CallType::OutgoingLac);
+        assert_eq!(peer.peer_id, *sid);
+    }
+    let lac_sid = lns_t.session(sids[0]).expect("session").peer_id;
+    let now = pair.now;
+    pair.ep(LAC).close_session(now, tid, lac_sid, None).expect("CDN");
+    assert!(
+        pair.run_until(Duration::from_secs(60), |p| p.nodes[LNS].count(|e| matches!(e, Event::SessionDeleted { session_id, .. } if *session_id == sids[0]))
+            == 1),
+        "CDN reaches the LNS"
+    );
+    assert_eq!(pair.nodes[LNS].ep.session_count(), 2);
+    assert_eq!(pair.nodes[LAC].ep.session_count(), 2);
+}
