@@ -14,6 +14,13 @@
 //! `session_profile`, else its tunnel's `session_profile`, else `default`.
 //! Instances in [`Config`] therefore carry fully resolved parameters.
 //!
+//! What the protocol core consumes is held in the core's own types: the
+//! `core` field of [`TunnelParams`] and [`SessionParams`] is the core's
+//! [`tunnel::TunnelParams`] / [`session::SessionParams`], and a session's
+//! call type is the core's [`CallType`]. The file's words (`encap = ip`,
+//! `digest = sha1`, `call_type = outgoing` …) map to those values through
+//! tables in `parse.rs`; `config` depends on `proto`, never the reverse.
+//!
 //! Everything is checked when the file is loaded: unknown sections or
 //! parameters, bad values, references to missing profiles or tunnels,
 //! duplicate names and inconsistent combinations (e.g. `encap = ip` with
@@ -28,11 +35,13 @@ mod tests;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
-use std::time::Duration;
 
 pub use common::ini::ConfigError;
 use common::ini::IniFile;
 use common::trace::TraceFlags;
+
+use crate::proto::session::{self, CallType, L2SpecType};
+use crate::proto::tunnel;
 
 /// Default path of the configuration file.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/prol2tp/prol2tpd.conf";
@@ -54,62 +63,6 @@ pub enum DataplaneKind {
     Userspace,
     /// Requests recorded only; for protocol tests.
     Null,
-}
-
-/// L2TP protocol version of a tunnel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum L2tpVersion {
-    /// L2TPv2, RFC 2661.
-    V2,
-    /// L2TPv3, RFC 3931.
-    V3,
-}
-
-/// Tunnel transport (RFC 3931 section 4.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encap {
-    /// Over UDP (the only transport of L2TPv2).
-    Udp,
-    /// Directly over IP, protocol 115 (L2TPv3 only, RFC 3931 section 4.1.1).
-    Ip,
-}
-
-/// Message Digest AVP hash for L2TPv3 (RFC 3931 section 5.4.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DigestKind {
-    /// HMAC-MD5.
-    Md5,
-    /// HMAC-SHA-1.
-    Sha1,
-}
-
-/// Pseudowire type of a session (RFC 3931 section 5.4.4, RFC 4719).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PseudowireKind {
-    /// PPP (the only pseudowire of L2TPv2).
-    Ppp,
-    /// Ethernet port (L2TPv3).
-    Eth,
-    /// Ethernet VLAN (L2TPv3), with a `vlan_id`.
-    Vlan,
-}
-
-/// L2-Specific Sublayer of an L2TPv3 session (RFC 3931 section 4.6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum L2SpecType {
-    /// No sublayer.
-    None,
-    /// The Default L2-Specific Sublayer (4 octets, carries sequence numbers).
-    Default,
-}
-
-/// How a configured session is placed (RFC 2661 sections 5.4.4, 5.4.5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CallType {
-    /// Incoming call: the LAC sends Icrq (the LAC-side default).
-    Incoming,
-    /// Outgoing call: the LNS sends Ocrq.
-    Outgoing,
 }
 
 /// What a peer profile matches, by the peer's source address.
@@ -196,46 +149,26 @@ impl Default for SystemConfig {
     }
 }
 
-/// Tunnel parameters shared by tunnel profiles and tunnel instances.
+/// Tunnel parameters shared by tunnel profiles and tunnel instances: the
+/// core's [`tunnel::TunnelParams`] as the file sets them, plus the names of
+/// the profiles the tunnel's sessions use.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TunnelParams {
-    /// Peer address; the port defaults to 1701 (ignored with `encap = ip`).
-    /// Always `Some` in a [`TunnelInstance`].
-    pub peer: Option<SocketAddr>,
-    /// Local address to bind; port 0 = the daemon's `udp_port`.
-    pub local: Option<SocketAddr>,
-    /// Protocol version (default 2).
-    pub version: L2tpVersion,
-    /// When an L2TPv3 Sccrq is refused or unanswered, retry as L2TPv2
-    /// (default yes; only with `encap = udp`).
-    pub v2_fallback: bool,
-    /// Transport (default udp; ip needs version 3).
-    pub encap: Encap,
-    /// Shared secret for tunnel authentication (RFC 2661 section 5.1.1,
-    /// RFC 3931 section 4.3), AVP hiding and the v3 Message Digest.
-    pub secret: Option<String>,
-    /// Hide AVPs that may be hidden (RFC 2661 section 4.3); needs a secret.
-    pub hide_avps: bool,
-    /// Message Digest hash when a secret is set (v3, default md5).
-    pub digest: DigestKind,
-    /// Host Name AVP value; `None`: the system's `host_name`.
-    pub host_name: Option<String>,
-    /// Idle time before a Hello is sent (RFC 2661 section 6.5); `None`
-    /// disables (`hello_timeout = 0`). 1..=3600 s, default 60 s.
-    pub hello_timeout: Option<Duration>,
-    /// First retransmission timeout, 100..=60000 ms (default 1000 ms).
-    pub retry_timeout: Duration,
-    /// Retransmission timeout cap, 100..=600000 ms, at least
-    /// `retry_timeout` (default 8000 ms; RFC 2661 section 5.8 backoff).
-    pub max_retry_timeout: Duration,
-    /// Retransmissions before the tunnel is given up, 1..=100 (default 5).
-    pub max_retries: u32,
-    /// Receive Window Size AVP value, 1..=65535 (default 10).
-    pub rx_window_size: u16,
-    /// Most sessions in this tunnel, 0 = no limit (default 0).
-    pub max_sessions: u32,
-    /// Trace mask of the tunnel (default none, all with `-D`).
-    pub trace_flags: TraceFlags,
+    /// The core's parameters (defaults: the core's [`Default`]). Each file
+    /// key sets the field of its name, except `encap` (sets `transport`)
+    /// and `hello_timeout` (sets `hello_interval`; `0` is `None`). Ranges,
+    /// checked when the file is read: `hello_timeout` 0..=3600 s,
+    /// `retry_timeout` 100..=60000 ms, `max_retry_timeout` 100..=600000 ms
+    /// and at least `retry_timeout`, `max_retries` 1..=100,
+    /// `rx_window_size` 1..=65535; `encap = ip` needs `version = 3`,
+    /// `hide_avps` a `secret`. `peer` is always `Some` in a
+    /// [`TunnelInstance`] (port default 1701); a `local` port 0 means the
+    /// daemon's `udp_port`; `host_name = None` means the system's.
+    ///
+    /// `name`, `profile` and `session` are not read from the file: they
+    /// keep their defaults here and the daemon sets them when it creates a
+    /// tunnel.
+    pub core: tunnel::TunnelParams,
     /// Session profile for sessions of this tunnel (default `default`).
     pub session_profile: String,
     /// PPP profile for sessions of this tunnel (default `default`).
@@ -248,22 +181,7 @@ impl TunnelParams {
     /// The built-in defaults, with trace mask `trace`.
     pub fn builtin(trace: TraceFlags) -> TunnelParams {
         TunnelParams {
-            peer: None,
-            local: None,
-            version: L2tpVersion::V2,
-            v2_fallback: true,
-            encap: Encap::Udp,
-            secret: None,
-            hide_avps: false,
-            digest: DigestKind::Md5,
-            host_name: None,
-            hello_timeout: Some(Duration::from_secs(60)),
-            retry_timeout: Duration::from_millis(1000),
-            max_retry_timeout: Duration::from_millis(8000),
-            max_retries: 5,
-            rx_window_size: 10,
-            max_sessions: 0,
-            trace_flags: trace,
+            core: tunnel::TunnelParams { trace_flags: trace, ..tunnel::TunnelParams::default() },
             session_profile: DEFAULT_PROFILE.into(),
             ppp_profile: DEFAULT_PROFILE.into(),
             eth_profile: DEFAULT_PROFILE.into(),
@@ -299,27 +217,24 @@ pub struct TunnelInstance {
     pub params: TunnelParams,
 }
 
-/// Session parameters shared by session profiles and session instances.
+/// Session parameters shared by session profiles and session instances:
+/// the core's [`session::SessionParams`] as the file sets them, plus the
+/// PPP and Ethernet profile references.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SessionParams {
-    /// Pseudowire type (default ppp; eth and vlan need L2TPv3).
-    pub pseudowire: PseudowireKind,
-    /// Local cookie, 0, 4 or 8 octets (RFC 3931 section 4.1.2.1; L2TPv3).
-    pub cookie: Vec<u8>,
-    /// Cookie expected from the peer, 0, 4 or 8 octets (L2TPv3).
-    pub peer_cookie: Vec<u8>,
-    /// L2-Specific Sublayer (L2TPv3, default `default`).
-    pub l2spec_type: L2SpecType,
-    /// Request sequence numbers on data packets (RFC 2661 section 5.4.5
-    /// Sequencing Required; default no).
-    pub seqnum: bool,
-    /// Interface name for the session (1..=15 characters); `None`: the
-    /// kernel chooses (`pppN`, `l2tpethN`).
-    pub interface_name: Option<String>,
-    /// VLAN id, 1..=4094, for `vlan` pseudowires only (required there).
-    pub vlan_id: Option<u16>,
-    /// Trace mask of the session (default none, all with `-D`).
-    pub trace_flags: TraceFlags,
+    /// The core's parameters (defaults: the core's [`Default`], except
+    /// `l2spec`, whose default here is [`L2SpecType::Default`]). Each file
+    /// key sets the field of its name, except `l2spec_type` (sets `l2spec`)
+    /// and `peer_cookie` (`None` when unset or empty). Checked when the file
+    /// is read: cookies are 0, 4 or 8 octets and need L2TPv3, `eth` and
+    /// `vlan` pseudowires need L2TPv3, `vlan_id` (1..=4094) goes with
+    /// `vlan` only and `vlan` needs it, `interface_name` is 1..=15
+    /// characters.
+    ///
+    /// `name`, `profile`, `ppp_profile` and `eth_profile` are not read into
+    /// it: they keep their defaults here and the daemon sets them (the last
+    /// two from the fields below) when it creates a session.
+    pub core: session::SessionParams,
     /// PPP profile; `None` in a profile: the tunnel's. Always `Some` in a
     /// [`SessionInstance`].
     pub ppp_profile: Option<String>,
@@ -332,14 +247,7 @@ impl SessionParams {
     /// The built-in defaults, with trace mask `trace`.
     pub fn builtin(trace: TraceFlags) -> SessionParams {
         SessionParams {
-            pseudowire: PseudowireKind::Ppp,
-            cookie: Vec::new(),
-            peer_cookie: Vec::new(),
-            l2spec_type: L2SpecType::Default,
-            seqnum: false,
-            interface_name: None,
-            vlan_id: None,
-            trace_flags: trace,
+            core: session::SessionParams { l2spec: L2SpecType::Default, trace_flags: trace, ..session::SessionParams::default() },
             ppp_profile: None,
             eth_profile: None,
         }
@@ -369,7 +277,9 @@ pub struct SessionInstance {
     pub line: usize,
     /// The session profile it started from.
     pub session_profile: String,
-    /// Incoming (Icrq, default) or outgoing (Ocrq) call.
+    /// The call this end places: `call_type = incoming` (default) is
+    /// [`CallType::IncomingLac`] (we send Icrq), `outgoing` is
+    /// [`CallType::OutgoingLns`] (we send Ocrq); never a peer-initiated kind.
     pub call_type: CallType,
     /// User name, informational (e.g. for hook scripts).
     pub user_name: Option<String>,

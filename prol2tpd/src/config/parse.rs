@@ -18,9 +18,12 @@ use common::ini::{
 use common::trace::TraceFlags;
 
 use super::{
-    CallType, Config, DataplaneKind, DigestKind, Encap, EthProfile, L2SpecType, L2tpVersion, LoadOptions, PeerMatch, PeerProfile, PppProfile, PseudowireKind,
-    SessionInstance, SessionParams, SessionProfile, SystemConfig, TunnelInstance, TunnelParams, TunnelProfile, DEFAULT_PROFILE, L2TP_PORT,
+    Config, DataplaneKind, EthProfile, LoadOptions, PeerMatch, PeerProfile, PppProfile, SessionInstance, SessionParams, SessionProfile, SystemConfig,
+    TunnelInstance, TunnelParams, TunnelProfile, DEFAULT_PROFILE, L2TP_PORT,
 };
+use crate::proto::auth::DigestAlg;
+use crate::proto::header::{Transport, Version};
+use crate::proto::session::{CallType, L2SpecType, Pseudowire};
 
 /// Line on which each parameter was (last) set.
 type Lines = BTreeMap<String, usize>;
@@ -41,6 +44,21 @@ const PPP_PROFILE: &str = "ppp_profile";
 const ETH_PROFILE: &str = "eth_profile";
 const TUNNEL: &str = "tunnel";
 const SESSION: &str = "session";
+
+/// `version = 2 | 3` (RFC 2661, RFC 3931).
+const VERSIONS: &[(&str, Version)] = &[("2", Version::V2), ("3", Version::V3)];
+/// `encap = udp | ip` (RFC 3931 section 4.1).
+const ENCAPS: &[(&str, Transport)] = &[("udp", Transport::Udp), ("ip", Transport::Ip)];
+/// `digest = md5 | sha1` (RFC 3931 section 5.4.1).
+const DIGESTS: &[(&str, DigestAlg)] = &[("md5", DigestAlg::HmacMd5), ("sha1", DigestAlg::HmacSha1)];
+/// `pseudowire = ppp | eth | vlan` (RFC 3931 section 5.4.4, RFC 4719).
+const PSEUDOWIRES: &[(&str, Pseudowire)] = &[("ppp", Pseudowire::Ppp), ("eth", Pseudowire::Eth), ("vlan", Pseudowire::Vlan)];
+/// `l2spec_type = none | default` (RFC 3931 section 4.6).
+const L2SPEC_TYPES: &[(&str, L2SpecType)] = &[("none", L2SpecType::None), ("default", L2SpecType::Default)];
+/// `call_type = incoming | outgoing`: a configured session is always the
+/// side that places the call, so `incoming` is the LAC sending Icrq and
+/// `outgoing` the LNS sending Ocrq (RFC 2661 sections 7.4.1, 7.4.4).
+const CALL_TYPES: &[(&str, CallType)] = &[("incoming", CallType::IncomingLac), ("outgoing", CallType::OutgoingLns)];
 
 /// Section kinds, in the order they are documented.
 const KINDS: [&str; 8] = [SYSTEM, PEER_PROFILE, TUNNEL_PROFILE, SESSION_PROFILE, PPP_PROFILE, ETH_PROFILE, TUNNEL, SESSION];
@@ -343,26 +361,27 @@ fn apply_eth(path: &Path, p: &mut EthProfile, e: &IniEntry) -> Result<bool, Conf
 /// an unknown key.
 fn apply_tunnel(path: &Path, p: &mut TunnelParams, e: &IniEntry) -> Result<bool, ConfigError> {
     let ms = |lo: u64, hi: u64| parse_duration(path, e, DurationUnit::Millis, Duration::from_millis(lo), Duration::from_millis(hi));
+    let c = &mut p.core;
     match e.key.as_str() {
-        "peer" => p.peer = Some(parse_socket_addr(path, e, L2TP_PORT)?),
-        "local" => p.local = Some(parse_socket_addr(path, e, 0)?),
-        "version" => p.version = parse_choice(path, e, &[("2", L2tpVersion::V2), ("3", L2tpVersion::V3)])?,
-        "v2_fallback" => p.v2_fallback = parse_bool(path, e)?,
-        "encap" => p.encap = parse_choice(path, e, &[("udp", Encap::Udp), ("ip", Encap::Ip)])?,
-        "secret" => p.secret = optional_string(e),
-        "hide_avps" => p.hide_avps = parse_bool(path, e)?,
-        "digest" => p.digest = parse_choice(path, e, &[("md5", DigestKind::Md5), ("sha1", DigestKind::Sha1)])?,
-        "host_name" => p.host_name = optional_string(e),
+        "peer" => c.peer = Some(parse_socket_addr(path, e, L2TP_PORT)?),
+        "local" => c.local = Some(parse_socket_addr(path, e, 0)?),
+        "version" => c.version = parse_choice(path, e, VERSIONS)?,
+        "v2_fallback" => c.v2_fallback = parse_bool(path, e)?,
+        "encap" => c.transport = parse_choice(path, e, ENCAPS)?,
+        "secret" => c.secret = optional_string(e).map(String::into_bytes),
+        "hide_avps" => c.hide_avps = parse_bool(path, e)?,
+        "digest" => c.digest = parse_choice(path, e, DIGESTS)?,
+        "host_name" => c.host_name = optional_string(e),
         "hello_timeout" => {
             let d = parse_duration(path, e, DurationUnit::Secs, Duration::ZERO, Duration::from_secs(3600))?;
-            p.hello_timeout = (!d.is_zero()).then_some(d);
+            c.hello_interval = (!d.is_zero()).then_some(d);
         }
-        "retry_timeout" => p.retry_timeout = ms(100, 60_000)?,
-        "max_retry_timeout" => p.max_retry_timeout = ms(100, 600_000)?,
-        "max_retries" => p.max_retries = parse_u32_range(path, e, 1, 100)?,
-        "rx_window_size" => p.rx_window_size = parse_u16_range(path, e, 1, u16::MAX)?,
-        "max_sessions" => p.max_sessions = parse_u32_range(path, e, 0, u32::MAX)?,
-        "trace_flags" => p.trace_flags = parse_trace(path, e)?,
+        "retry_timeout" => c.retry_timeout = ms(100, 60_000)?,
+        "max_retry_timeout" => c.max_retry_timeout = ms(100, 600_000)?,
+        "max_retries" => c.max_retries = parse_u32_range(path, e, 1, 100)?,
+        "rx_window_size" => c.rx_window_size = parse_u16_range(path, e, 1, u16::MAX)?,
+        "max_sessions" => c.max_sessions = parse_u32_range(path, e, 0, u32::MAX)?,
+        "trace_flags" => c.trace_flags = parse_trace(path, e)?,
         "session_profile" => p.session_profile = parse_name(path, e)?,
         "ppp_profile" => p.ppp_profile = parse_name(path, e)?,
         "eth_profile" => p.eth_profile = parse_name(path, e)?,
@@ -374,15 +393,16 @@ fn apply_tunnel(path: &Path, p: &mut TunnelParams, e: &IniEntry) -> Result<bool,
 /// Applies one session parameter (profiles and instances); `Ok(false)` for
 /// an unknown key.
 fn apply_session(path: &Path, p: &mut SessionParams, e: &IniEntry) -> Result<bool, ConfigError> {
+    let c = &mut p.core;
     match e.key.as_str() {
-        "pseudowire" => p.pseudowire = parse_choice(path, e, &[("ppp", PseudowireKind::Ppp), ("eth", PseudowireKind::Eth), ("vlan", PseudowireKind::Vlan)])?,
-        "cookie" => p.cookie = parse_hex_octets(path, e, &[0, 4, 8])?,
-        "peer_cookie" => p.peer_cookie = parse_hex_octets(path, e, &[0, 4, 8])?,
-        "l2spec_type" => p.l2spec_type = parse_choice(path, e, &[("none", L2SpecType::None), ("default", L2SpecType::Default)])?,
-        "seqnum" => p.seqnum = parse_bool(path, e)?,
-        "interface_name" => p.interface_name = if e.value.is_empty() { None } else { Some(parse_ifname(path, e)?) },
-        "vlan_id" => p.vlan_id = Some(parse_u16_range(path, e, 1, 4094)?),
-        "trace_flags" => p.trace_flags = parse_trace(path, e)?,
+        "pseudowire" => c.pseudowire = parse_choice(path, e, PSEUDOWIRES)?,
+        "cookie" => c.cookie = parse_hex_octets(path, e, &[0, 4, 8])?,
+        "peer_cookie" => c.peer_cookie = Some(parse_hex_octets(path, e, &[0, 4, 8])?).filter(|v| !v.is_empty()),
+        "l2spec_type" => c.l2spec = parse_choice(path, e, L2SPEC_TYPES)?,
+        "seqnum" => c.seqnum = parse_bool(path, e)?,
+        "interface_name" => c.interface_name = if e.value.is_empty() { None } else { Some(parse_ifname(path, e)?) },
+        "vlan_id" => c.vlan_id = Some(parse_u16_range(path, e, 1, 4094)?),
+        "trace_flags" => c.trace_flags = parse_trace(path, e)?,
         "ppp_profile" => p.ppp_profile = Some(parse_name(path, e)?),
         "eth_profile" => p.eth_profile = Some(parse_name(path, e)?),
         _ => return Ok(false),
@@ -401,15 +421,15 @@ fn check_ref(path: &Path, refs: &Refs<'_>, kind: &str, name: &str, line: Option<
 
 /// Cross-checks resolved tunnel parameters.
 fn check_tunnel_params(path: &Path, p: &TunnelParams, lines: &Lines, header: Option<usize>, refs: &Refs<'_>) -> Result<(), ConfigError> {
-    if p.encap == Encap::Ip && p.version == L2tpVersion::V2 {
+    if p.core.transport == Transport::Ip && p.core.version == Version::V2 {
         let line = line_of(lines, &["encap", "version"], header);
         return Err(err_at(path, line, "`encap = ip` needs `version = 3` (L2TPv2 runs over UDP only)"));
     }
-    if p.hide_avps && p.secret.is_none() {
+    if p.core.hide_avps && p.core.secret.is_none() {
         let line = line_of(lines, &["hide_avps", "secret"], header);
         return Err(err_at(path, line, "`hide_avps = yes` needs a `secret`"));
     }
-    if p.max_retry_timeout < p.retry_timeout {
+    if p.core.max_retry_timeout < p.core.retry_timeout {
         let line = line_of(lines, &["max_retry_timeout", "retry_timeout"], header);
         return Err(err_at(path, line, "`max_retry_timeout` is less than `retry_timeout`"));
     }
@@ -420,7 +440,7 @@ fn check_tunnel_params(path: &Path, p: &TunnelParams, lines: &Lines, header: Opt
 
 /// Cross-checks resolved session parameters (profiles and instances).
 fn check_session_params(path: &Path, p: &SessionParams, lines: &Lines, header: Option<usize>, refs: &Refs<'_>) -> Result<(), ConfigError> {
-    if p.vlan_id.is_some() && p.pseudowire != PseudowireKind::Vlan {
+    if p.core.vlan_id.is_some() && p.core.pseudowire != Pseudowire::Vlan {
         let line = line_of(lines, &["vlan_id", "pseudowire"], header);
         return Err(err_at(path, line, "`vlan_id` is only for `pseudowire = vlan`"));
     }
@@ -518,7 +538,7 @@ fn build_tunnels(path: &Path, ini: &IniFile, refs: &Refs<'_>) -> Result<Vec<(Tun
             lines.insert(e.key.clone(), e.line);
         }
         check_tunnel_params(path, &params, &lines, Some(s.line), refs)?;
-        let Some(peer) = params.peer else {
+        let Some(peer) = params.core.peer else {
             return Err(ConfigError::at(path, s.line, format!("{} needs a `peer`", header_text(s))));
         };
         let name = s.name.clone().unwrap_or_default();
@@ -552,12 +572,12 @@ fn build_sessions(path: &Path, ini: &IniFile, refs: &Refs<'_>, tunnels: &[(Tunne
         let profile = refs.session.get(&profile_name).ok_or_else(|| ConfigError::at(path, s.line, "session profile vanished"))?;
         let mut params = profile.value.clone();
         let mut lines = profile.lines.clone();
-        let mut call_type = CallType::Incoming;
+        let mut call_type = CallType::IncomingLac;
         let mut user_name = None;
         for e in &s.entries {
             match e.key.as_str() {
                 SESSION_PROFILE => {}
-                "call_type" => call_type = parse_choice(path, e, &[("incoming", CallType::Incoming), ("outgoing", CallType::Outgoing)])?,
+                "call_type" => call_type = parse_choice(path, e, CALL_TYPES)?,
                 "user_name" => user_name = optional_string(e),
                 _ if apply_session(path, &mut params, e)? => {}
                 _ => return Err(unknown_key(path, s, e)),
@@ -583,16 +603,16 @@ fn build_sessions(path: &Path, ini: &IniFile, refs: &Refs<'_>, tunnels: &[(Tunne
 
 /// Checks a session instance against its tunnel's version.
 fn check_session_in_tunnel(path: &Path, p: &SessionParams, lines: &Lines, header: usize, tunnel: &TunnelInstance) -> Result<(), ConfigError> {
-    if p.pseudowire == PseudowireKind::Vlan && p.vlan_id.is_none() {
+    if p.core.pseudowire == Pseudowire::Vlan && p.core.vlan_id.is_none() {
         let line = line_of(lines, &["pseudowire"], Some(header));
         return Err(err_at(path, line, "`pseudowire = vlan` needs a `vlan_id`"));
     }
-    if tunnel.params.version == L2tpVersion::V2 {
-        if p.pseudowire != PseudowireKind::Ppp {
+    if tunnel.params.core.version == Version::V2 {
+        if p.core.pseudowire != Pseudowire::Ppp {
             let line = line_of(lines, &["pseudowire"], Some(header));
             return Err(err_at(path, line, format!("tunnel \"{}\" is L2TPv2, which carries only `pseudowire = ppp`", tunnel.name)));
         }
-        if !p.cookie.is_empty() || !p.peer_cookie.is_empty() {
+        if !p.core.cookie.is_empty() || p.core.peer_cookie.is_some() {
             let line = line_of(lines, &["cookie", "peer_cookie"], Some(header));
             return Err(err_at(path, line, format!("cookies need L2TPv3; tunnel \"{}\" is L2TPv2", tunnel.name)));
         }

@@ -1,5 +1,9 @@
 use super::*;
+use crate::proto::auth::DigestAlg;
+use crate::proto::header::{Transport, Version};
+use crate::proto::session::Pseudowire;
 use std::net::{Ipv6Addr, SocketAddrV4};
+use std::time::Duration;
 
 fn path() -> &'static Path {
     Path::new("/etc/prol2tp/prol2tpd.conf")
@@ -42,7 +46,7 @@ fn empty_file_gives_builtin_defaults() {
     let t = c.tunnel_profile(None).unwrap();
     assert_eq!(t.line, None);
     assert_eq!(t.params, TunnelParams::builtin(TraceFlags::NONE));
-    assert_eq!(t.params.hello_timeout, Some(Duration::from_secs(60)));
+    assert_eq!(t.params.core.hello_interval, Some(Duration::from_secs(60)));
     assert_eq!(c.session_profile(None).unwrap().params, SessionParams::builtin(TraceFlags::NONE));
     assert_eq!(c.ppp_profile(None).unwrap().mru, 1500);
     assert_eq!(c.eth_profile(None).unwrap().mtu, None);
@@ -51,6 +55,33 @@ fn empty_file_gives_builtin_defaults() {
     assert!(c.tunnels.is_empty() && c.sessions.is_empty());
     // The built-in default peer profile accepts nobody.
     assert!(c.match_peer(v4("192.0.2.1")).is_none());
+}
+
+/// The built-in defaults come from the core's `Default`s (with the config's
+/// own `l2spec_type`); pin them to the values `prol2tpd.conf(5)` documents.
+#[test]
+fn builtin_defaults_are_the_documented_ones() {
+    let t = TunnelParams::builtin(TraceFlags::NONE).core;
+    assert_eq!((t.version, t.v2_fallback, t.transport, t.digest), (Version::V2, true, Transport::Udp, DigestAlg::HmacMd5));
+    assert_eq!((t.peer, t.local, t.secret, t.hide_avps, t.host_name), (None, None, None, false, None));
+    assert_eq!(
+        (t.hello_interval, t.retry_timeout, t.max_retry_timeout),
+        (Some(Duration::from_secs(60)), Duration::from_millis(1000), Duration::from_millis(8000))
+    );
+    assert_eq!((t.max_retries, t.rx_window_size, t.max_sessions, t.trace_flags), (5, 10, 0, TraceFlags::NONE));
+    assert_eq!(TunnelParams::builtin(TraceFlags::ALL).core.trace_flags, TraceFlags::ALL);
+    let s = SessionParams::builtin(TraceFlags::NONE).core;
+    assert_eq!((s.pseudowire, s.l2spec, s.seqnum, s.trace_flags), (Pseudowire::Ppp, L2SpecType::Default, false, TraceFlags::NONE));
+    assert_eq!((s.cookie, s.peer_cookie, s.interface_name, s.vlan_id), (vec![], None, None, None));
+}
+
+/// `peer_cookie = none` (or empty, or `0`) is "no cookie expected", and a
+/// profile can clear one its `default` sets.
+#[test]
+fn empty_peer_cookie_is_none() {
+    let c = parse("[session_profile \"default\"]\npeer_cookie = 01020304\n[session_profile \"s\"]\npeer_cookie = none\n");
+    assert_eq!(c.session_profiles["default"].params.core.peer_cookie, Some(vec![1, 2, 3, 4]));
+    assert_eq!(c.session_profiles["s"].params.core.peer_cookie, None);
 }
 
 #[test]
@@ -84,27 +115,27 @@ fn every_tunnel_parameter() {
          [session_profile \"s\"]\n[ppp_profile \"p\"]\n[eth_profile \"e\"]\n",
     );
     let p = &c.tunnel_profile(Some("t")).unwrap().params;
-    assert_eq!(p.peer, Some("[2001:db8::1]:1702".parse().unwrap()));
-    assert_eq!(p.local, Some("192.0.2.2:0".parse().unwrap()));
-    assert_eq!(p.version, L2tpVersion::V3);
-    assert!(!p.v2_fallback);
-    assert_eq!(p.encap, Encap::Ip);
-    assert_eq!(p.secret.as_deref(), Some("s3cret"));
-    assert!(p.hide_avps);
-    assert_eq!(p.digest, DigestKind::Sha1);
-    assert_eq!(p.host_name.as_deref(), Some("lac"));
-    assert_eq!(p.hello_timeout, None);
-    assert_eq!(p.retry_timeout, Duration::from_millis(500));
-    assert_eq!(p.max_retry_timeout, Duration::from_secs(4));
-    assert_eq!((p.max_retries, p.rx_window_size, p.max_sessions), (7, 64, 9));
-    assert_eq!(p.trace_flags, TraceFlags::ALL);
+    assert_eq!(p.core.peer, Some("[2001:db8::1]:1702".parse().unwrap()));
+    assert_eq!(p.core.local, Some("192.0.2.2:0".parse().unwrap()));
+    assert_eq!(p.core.version, Version::V3);
+    assert!(!p.core.v2_fallback);
+    assert_eq!(p.core.transport, Transport::Ip);
+    assert_eq!(p.core.secret.as_deref(), Some(&b"s3cret"[..]));
+    assert!(p.core.hide_avps);
+    assert_eq!(p.core.digest, DigestAlg::HmacSha1);
+    assert_eq!(p.core.host_name.as_deref(), Some("lac"));
+    assert_eq!(p.core.hello_interval, None);
+    assert_eq!(p.core.retry_timeout, Duration::from_millis(500));
+    assert_eq!(p.core.max_retry_timeout, Duration::from_secs(4));
+    assert_eq!((p.core.max_retries, p.core.rx_window_size, p.core.max_sessions), (7, 64, 9));
+    assert_eq!(p.core.trace_flags, TraceFlags::ALL);
     assert_eq!((p.session_profile.as_str(), p.ppp_profile.as_str(), p.eth_profile.as_str()), ("s", "p", "e"));
     assert_eq!(c.tunnel_profile(Some("t")).unwrap().line, Some(1));
 }
 
 #[test]
 fn peer_address_forms() {
-    let peer = |v: &str| parse(&format!("[tunnel_profile \"t\"]\npeer = {v}\n")).tunnel_profiles["t"].params.peer;
+    let peer = |v: &str| parse(&format!("[tunnel_profile \"t\"]\npeer = {v}\n")).tunnel_profiles["t"].params.core.peer;
     assert_eq!(peer("192.0.2.1"), Some("192.0.2.1:1701".parse().unwrap()));
     assert_eq!(peer("192.0.2.1:1999"), Some("192.0.2.1:1999".parse().unwrap()));
     assert_eq!(peer("2001:db8::1"), Some("[2001:db8::1]:1701".parse().unwrap()));
@@ -122,14 +153,14 @@ fn every_session_parameter() {
          ppp_profile = p\neth_profile = e\n[ppp_profile \"p\"]\n[eth_profile \"e\"]\n",
     );
     let p = &c.session_profile(Some("s")).unwrap().params;
-    assert_eq!(p.pseudowire, PseudowireKind::Vlan);
-    assert_eq!(p.cookie, vec![1, 2, 3, 4]);
-    assert_eq!(p.peer_cookie, vec![1, 2, 3, 4, 5, 6, 7, 8]);
-    assert_eq!(p.l2spec_type, L2SpecType::None);
-    assert!(p.seqnum);
-    assert_eq!(p.interface_name.as_deref(), Some("l2tpeth7"));
-    assert_eq!(p.vlan_id, Some(4094));
-    assert_eq!(p.trace_flags, TraceFlags::PROTOCOL);
+    assert_eq!(p.core.pseudowire, Pseudowire::Vlan);
+    assert_eq!(p.core.cookie, vec![1, 2, 3, 4]);
+    assert_eq!(p.core.peer_cookie, Some(vec![1, 2, 3, 4, 5, 6, 7, 8]));
+    assert_eq!(p.core.l2spec, L2SpecType::None);
+    assert!(p.core.seqnum);
+    assert_eq!(p.core.interface_name.as_deref(), Some("l2tpeth7"));
+    assert_eq!(p.core.vlan_id, Some(4094));
+    assert_eq!(p.core.trace_flags, TraceFlags::PROTOCOL);
     assert_eq!(p.ppp_profile.as_deref(), Some("p"));
     assert_eq!(p.eth_profile.as_deref(), Some("e"));
 }
@@ -172,12 +203,12 @@ fn named_profiles_start_from_the_files_default() {
     );
     let d = &c.tunnel_profiles["default"];
     assert_eq!(d.line, Some(1));
-    assert_eq!(d.params.hello_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(d.params.core.hello_interval, Some(Duration::from_secs(30)));
     let f = &c.tunnel_profiles["fast"].params;
-    assert_eq!(f.hello_timeout, Some(Duration::from_secs(30)));
-    assert_eq!(f.secret.as_deref(), Some("base"));
-    assert_eq!(f.retry_timeout, Duration::from_millis(200));
-    assert_eq!(f.max_retries, 5);
+    assert_eq!(f.core.hello_interval, Some(Duration::from_secs(30)));
+    assert_eq!(f.core.secret.as_deref(), Some(&b"base"[..]));
+    assert_eq!(f.core.retry_timeout, Duration::from_millis(200));
+    assert_eq!(f.core.max_retries, 5);
     let big = &c.ppp_profiles["big"];
     assert_eq!((big.mtu, big.mru), (1400, 9000));
 }
@@ -192,13 +223,13 @@ fn tunnel_instance_overrides_its_profile() {
     let a = c.tunnel("a").unwrap();
     assert_eq!((a.line, a.tunnel_profile.as_str(), a.persist), (5, "lac", true));
     assert_eq!(a.peer, SocketAddr::V4(SocketAddrV4::new("192.0.2.1".parse().unwrap(), 1701)));
-    assert_eq!(a.params.peer, Some(a.peer));
-    assert_eq!(a.params.secret.as_deref(), Some("s"));
-    assert_eq!(a.params.version, L2tpVersion::V3);
-    assert_eq!(a.params.hello_timeout, Some(Duration::from_secs(10)));
+    assert_eq!(a.params.core.peer, Some(a.peer));
+    assert_eq!(a.params.core.secret.as_deref(), Some(&b"s"[..]));
+    assert_eq!(a.params.core.version, Version::V3);
+    assert_eq!(a.params.core.hello_interval, Some(Duration::from_secs(10)));
     let b = c.tunnel("b").unwrap();
     assert_eq!((b.tunnel_profile.as_str(), b.persist), ("default", false));
-    assert_eq!(b.params.secret, None);
+    assert_eq!(b.params.core.secret, None);
     assert_eq!(c.tunnels.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
 }
 
@@ -217,15 +248,15 @@ fn session_instance_resolution_order() {
     let s: Vec<&SessionInstance> = c.sessions_of("x").collect();
     assert_eq!(s.len(), 3);
     assert_eq!((s[0].name.as_str(), s[0].session_profile.as_str()), ("one", "fromtunnel"));
-    assert!(s[0].params.seqnum);
+    assert!(s[0].params.core.seqnum);
     assert_eq!(s[0].params.ppp_profile.as_deref(), Some("tp"));
     assert_eq!(s[0].params.eth_profile.as_deref(), Some("default"));
-    assert_eq!(s[0].call_type, CallType::Incoming);
+    assert_eq!(s[0].call_type, CallType::IncomingLac);
     assert_eq!((s[1].session_profile.as_str(), s[1].params.ppp_profile.as_deref()), ("own", Some("sp")));
-    assert!(!s[1].params.seqnum);
-    assert_eq!(s[1].params.interface_name.as_deref(), Some("ppp9"));
+    assert!(!s[1].params.core.seqnum);
+    assert_eq!(s[1].params.core.interface_name.as_deref(), Some("ppp9"));
     assert_eq!(s[2].params.ppp_profile.as_deref(), Some("ip"));
-    assert_eq!(s[2].call_type, CallType::Outgoing);
+    assert_eq!(s[2].call_type, CallType::OutgoingLns);
     assert_eq!(s[2].user_name.as_deref(), Some("u@example.net"));
     assert_eq!((s[2].tunnel.as_str(), s[2].line), ("x", 18));
 }
@@ -234,10 +265,10 @@ fn session_instance_resolution_order() {
 fn trace_all_option_changes_only_builtin_masks() {
     let text = "[tunnel_profile \"quiet\"]\ntrace_flags = none\n[tunnel \"t\"]\npeer = 192.0.2.1\n[session \"t/s\"]\n";
     let c = Config::parse_str_with(path(), text, LoadOptions { trace_all: true }).unwrap();
-    assert_eq!(c.tunnel_profiles["default"].params.trace_flags, TraceFlags::ALL);
-    assert_eq!(c.tunnel_profiles["quiet"].params.trace_flags, TraceFlags::NONE);
-    assert_eq!(c.tunnels[0].params.trace_flags, TraceFlags::ALL);
-    assert_eq!(c.sessions[0].params.trace_flags, TraceFlags::ALL);
+    assert_eq!(c.tunnel_profiles["default"].params.core.trace_flags, TraceFlags::ALL);
+    assert_eq!(c.tunnel_profiles["quiet"].params.core.trace_flags, TraceFlags::NONE);
+    assert_eq!(c.tunnels[0].params.core.trace_flags, TraceFlags::ALL);
+    assert_eq!(c.sessions[0].params.core.trace_flags, TraceFlags::ALL);
     assert_eq!(c.ppp_profiles["default"].trace_flags, TraceFlags::ALL);
     assert_eq!(c.system.trace_flags, TraceFlags::NONE);
 }
@@ -419,7 +450,7 @@ fn shipped_examples_load() {
     let p = lns.match_peer(v4("203.0.113.9")).unwrap();
     assert_eq!(p.tunnel_profile, "lns");
     assert!(lns.match_peer("2001:db8::9".parse().unwrap()).is_some());
-    assert_eq!(lns.tunnel_profiles["lns"].params.secret.as_deref(), Some("change-this-shared-secret"));
+    assert_eq!(lns.tunnel_profiles["lns"].params.core.secret.as_deref(), Some(&b"change-this-shared-secret"[..]));
     assert!(lns.tunnels.is_empty());
 
     let lac = load("prol2tpd-lac.conf");
@@ -431,10 +462,10 @@ fn shipped_examples_load() {
 
     let eth = load("prol2tpd-l2tpv3-eth.conf");
     let t = &eth.tunnels[0];
-    assert_eq!((t.params.version, t.params.encap), (L2tpVersion::V3, Encap::Ip));
+    assert_eq!((t.params.core.version, t.params.core.transport), (Version::V3, Transport::Ip));
     let s = &eth.sessions[0];
-    assert_eq!(s.params.pseudowire, PseudowireKind::Eth);
-    assert_eq!(s.params.cookie.len(), 8);
+    assert_eq!(s.params.core.pseudowire, Pseudowire::Eth);
+    assert_eq!(s.params.core.cookie.len(), 8);
     assert_eq!(s.params.eth_profile.as_deref(), Some("lan"));
     assert_eq!(eth.eth_profiles["lan"].bridge.as_deref(), Some("br0"));
 

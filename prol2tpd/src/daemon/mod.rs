@@ -255,7 +255,7 @@ impl Daemon {
         self.instances.insert(name.to_string(), tid);
         for s in cfg.sessions_of(name) {
             let sp = glue::session_params(&s.params, &s.session_profile, Some(s.name.clone()), &t.params);
-            if let Err(e) = self.ep.create_session(now, tid, glue::call_type(s.call_type), Rc::new(sp)) {
+            if let Err(e) = self.ep.create_session(now, tid, s.call_type, Rc::new(sp)) {
                 log::log(Level::Error, format_args!("create session={}/{} error=\"{e}\"", name, s.name));
             }
         }
