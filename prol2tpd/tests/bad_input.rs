@@ -23,13 +23,11 @@ mod support;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use support::*;
 
-const CLI: &str = env!("CARGO_BIN_EXE_prol2tp");
 const WAIT: Duration = Duration::from_secs(20);
 /// Random packets sent (the brief asks for 10,000).
 const RANDOM_PACKETS: usize = 10_000;
@@ -37,12 +35,11 @@ const RANDOM_PACKETS: usize = 10_000;
 /// that the socket buffer never overflows (its drops are asserted to be 0).
 const BATCH: usize = 64;
 
-const LNS_CONF: &str = "[system]
-dataplane = null
-host_name = lns.test
-listen = 192.0.2.1
-
-[tunnel_profile \"lns\"]
+/// The LNS: accepts the LAC's network, HELLO every second, and gives up on
+/// a silent peer within about a second.
+fn lns_conf() -> String {
+    null_system("lns.test", "192.0.2.1")
+        + "[tunnel_profile \"lns\"]
 hello_timeout = 1
 retry_timeout = 200
 max_retry_timeout = 400
@@ -51,20 +48,20 @@ max_retries = 2
 [peer_profile \"lac\"]
 peer = 192.0.2.0/24
 tunnel_profile = lns
-";
+"
+}
 
-const LAC_CONF: &str = "[system]
-dataplane = null
-host_name = lac.test
-listen = 192.0.2.2
-
-[tunnel \"t1\"]
+/// The LAC: tunnel `t1` with HELLO every second and session `t1/s1`.
+fn lac_conf() -> String {
+    null_system("lac.test", "192.0.2.2")
+        + "[tunnel \"t1\"]
 peer = 192.0.2.1
 hello_timeout = 1
 
 [session \"t1/s1\"]
 call_type = incoming
-";
+"
+}
 
 /// Appended to the LAC's config before SIGHUP: a second tunnel must come up
 /// after the barrage.
@@ -270,20 +267,6 @@ fn random_packet(rng: &mut XorShift, lns_tid: u16) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // Observing the daemons.
 
-/// Runs `prol2tp ARGS` in `ns` against the control socket `ctl`; stdout, or
-/// an empty string when it fails.
-fn cli(ns: &Netns, ctl: &Path, args: &str) -> String {
-    let env = format!("PROL2TP_CONTROL={}", ctl.display());
-    let mut cmd = vec!["env", env.as_str(), CLI];
-    cmd.extend(args.split_whitespace());
-    let out = ns.exec(&cmd);
-    if out.status.success() {
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    } else {
-        String::new()
-    }
-}
-
 /// Every `"key":number` pair of flat JSON output.
 fn json_nums(json: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
@@ -308,9 +291,9 @@ fn json_str(json: &str, key: &str) -> Option<String> {
     Some(rest.get(..rest.find('"')?)?.to_string())
 }
 
-/// Node-wide counters of the daemon behind `ctl`.
-fn stats(ns: &Netns, ctl: &Path) -> BTreeMap<String, u64> {
-    json_nums(&cli(ns, ctl, "-j show statistics"))
+/// Node-wide counters of daemon `d` (empty when it does not answer).
+fn stats(d: &Prol2tpd) -> BTreeMap<String, u64> {
+    json_nums(&d.cli_stdout("-j show statistics"))
 }
 
 fn get(s: &BTreeMap<String, u64>, key: &str) -> u64 {
@@ -380,11 +363,11 @@ fn send_all(socks: &[&UdpSocket], to: SocketAddr, pid: u32, packets: &[Vec<u8>])
 
 /// The LNS's view of its one tunnel from 192.0.2.2:1701: `(tunnel_id,
 /// detail JSON)`.
-fn lns_tunnel(ns: &Netns, ctl: &Path) -> Option<(u64, String)> {
-    let list = cli(ns, ctl, "-j show tunnels");
+fn lns_tunnel(lns: &Prol2tpd) -> Option<(u64, String)> {
+    let list = lns.cli_stdout("-j show tunnels");
     let row = list.split('}').find(|r| r.contains("\"peer\":\"192.0.2.2:1701\""))?;
     let id = json_nums(row).get("tunnel_id").copied()?;
-    Some((id, cli(ns, ctl, &format!("-j show tunnel {id}"))))
+    Some((id, lns.cli_stdout(&format!("-j show tunnel {id}"))))
 }
 
 #[test]
@@ -392,24 +375,15 @@ fn lns_survives_and_counts_bad_input() {
     if !require_root_and_netns() {
         return;
     }
-    let lns_ns = Netns::new("badlns");
-    let lac_ns = Netns::new("badlac");
-    link_veth(&lns_ns, &lac_ns, &["192.0.2.1/24"], &["192.0.2.2/24", "192.0.2.3/24"]);
+    let (lns_ns, lac_ns, _veth) = two_netns("badlns", "badlac", &["192.0.2.1/24"], &["192.0.2.2/24", "192.0.2.3/24"]);
     let dir = TempDir::new("bad-input");
-    let lns_conf = dir.write("lns.conf", LNS_CONF);
-    let lac_conf = dir.write("lac.conf", LAC_CONF);
-    let (lns_ctl, lac_ctl) = (dir.join("lns.ctl"), dir.join("lac.ctl"));
-    let bin = daemon_bin();
-    let bin = bin.to_str().unwrap_or("prol2tpd");
-    let mut lns =
-        lns_ns.spawn_env(&[bin, "-f", "-c", lns_conf.to_str().unwrap_or("")], &[("PROL2TP_CONTROL", lns_ctl.to_str().unwrap_or(""))], &dir.join("lns.log"));
-    assert!(wait_until(WAIT, || lns_ctl.exists()), "LNS did not start:\n{}", lns.log());
-    let lac =
-        lac_ns.spawn_env(&[bin, "-f", "-c", lac_conf.to_str().unwrap_or("")], &[("PROL2TP_CONTROL", lac_ctl.to_str().unwrap_or(""))], &dir.join("lac.log"));
-    let up = wait_until(WAIT, || cli(&lac_ns, &lac_ctl, "-j show session t1 s1").contains("\"state\":\"established\""));
+    let mut lns = Prol2tpd::spawn(&lns_ns, &dir, "lns", &lns_conf());
+    assert!(lns.wait_control_socket(WAIT), "LNS did not start:\n{}", lns.log());
+    let lac = Prol2tpd::spawn(&lac_ns, &dir, "lac", &lac_conf());
+    let up = wait_until(WAIT, || lac.cli_stdout("-j show session t1 s1").contains("\"state\":\"established\""));
     assert!(up, "session did not come up\nLAC:\n{}\nLNS:\n{}", lac.log(), lns.log());
-    let (tid, detail) = lns_tunnel(&lns_ns, &lns_ctl).unwrap_or_else(|| panic!("LNS shows no tunnel:\n{}", lns.log()));
-    let sessions = cli(&lns_ns, &lns_ctl, &format!("-j show sessions {tid}"));
+    let (tid, detail) = lns_tunnel(&lns).unwrap_or_else(|| panic!("LNS shows no tunnel:\n{}", lns.log()));
+    let sessions = lns.cli_stdout(&format!("-j show sessions {tid}"));
     let sid = json_nums(&sessions).get("session_id").copied().unwrap_or(0);
     let hello_before = json_nums(&detail);
 
@@ -417,16 +391,16 @@ fn lns_survives_and_counts_bad_input() {
     let other_port = udp_in_netns(lac_ns.name(), "192.0.2.2:0".parse().unwrap_or_else(|e| panic!("{e}")));
     let second_addr = udp_in_netns(lac_ns.name(), "192.0.2.3:1701".parse().unwrap_or_else(|e| panic!("{e}")));
     let socks = [&other_port, &second_addr];
-    let pid = lns.pid();
+    let pid = lns.child.pid();
 
     // Part 1: the crafted packets, each from both sockets.
-    let before = stats(&lns_ns, &lns_ctl);
+    let before = stats(&lns);
     let list = crafted(tid as u16, sid as u16);
     let packets: Vec<Vec<u8>> = list.iter().flat_map(|(_, p)| [p.clone(), p.clone()]).collect();
     send_all(&socks, lns_addr, pid, &packets);
     let n = packets.len() as u64;
-    let done = wait_until(WAIT, || get(&stats(&lns_ns, &lns_ctl), "illegal_messages") >= get(&before, "illegal_messages") + n);
-    let after = stats(&lns_ns, &lns_ctl);
+    let done = wait_until(WAIT, || get(&stats(&lns), "illegal_messages") >= get(&before, "illegal_messages") + n);
+    let after = stats(&lns);
     let names: Vec<&str> = list.iter().map(|(w, _)| w.as_str()).collect();
     assert!(
         done,
@@ -443,13 +417,13 @@ fn lns_survives_and_counts_bad_input() {
     assert_eq!(get(&after, "rx_good_SCCRQ"), get(&before, "rx_good_SCCRQ"), "a crafted SCCRQ was accepted\n{after:?}");
 
     // Part 2: 10,000 seeded random packets.
-    let before = stats(&lns_ns, &lns_ctl);
+    let before = stats(&lns);
     let mut rng = XorShift(0x05ee_d0fb_ad1d);
     let packets: Vec<Vec<u8>> = (0..RANDOM_PACKETS).map(|_| random_packet(&mut rng, tid as u16)).collect();
     send_all(&socks, lns_addr, pid, &packets);
     let want = accounted(&before) + RANDOM_PACKETS as u64;
-    let done = wait_until(WAIT, || accounted(&stats(&lns_ns, &lns_ctl)) >= want);
-    let after = stats(&lns_ns, &lns_ctl);
+    let done = wait_until(WAIT, || accounted(&stats(&lns)) >= want);
+    let after = stats(&lns);
     let delta = |k: &str| get(&after, k) - get(&before, k);
     assert!(
         done,
@@ -472,11 +446,11 @@ fn lns_survives_and_counts_bad_input() {
     assert_eq!(udp_queue(pid).1, 0, "the LNS socket dropped datagrams: counts above are incomplete");
 
     // Part 3: the LNS is alive and the established tunnel unharmed.
-    assert!(lns.try_exit().is_none(), "LNS exited:\n{}", lns.log());
+    assert!(lns.child.try_exit().is_none(), "LNS exited:\n{}", lns.log());
     let (h_tx, h_rx, acked) = (get(&hello_before, "hello_tx"), get(&hello_before, "hello_rx"), get(&hello_before, "acked"));
     let mut last = String::new();
     let alive = wait_until(WAIT, || {
-        last = lns_tunnel(&lns_ns, &lns_ctl).map(|(_, d)| d).unwrap_or_default();
+        last = lns_tunnel(&lns).map(|(_, d)| d).unwrap_or_default();
         let now = json_nums(&last);
         json_str(&last, "state").as_deref() == Some("established")
             && get(&now, "hello_tx") >= h_tx + 2
@@ -485,7 +459,7 @@ fn lns_survives_and_counts_bad_input() {
     });
     assert!(alive, "tunnel {tid} no longer exchanges HELLOs:\n{last}\nLNS:\n{}", lns.log());
     assert_eq!(json_nums(&last).get("tunnel_id").copied(), Some(tid), "the tunnel was replaced: {last}");
-    let s = cli(&lac_ns, &lac_ctl, "-j show session t1 s1");
+    let s = lac.cli_stdout("-j show session t1 s1");
     assert!(s.contains("\"state\":\"established\""), "LAC session: {s}");
 
     // Mutated SCCRQs in the random part opened half-open tunnels towards the
@@ -493,7 +467,7 @@ fn lns_survives_and_counts_bad_input() {
     // settings they expire within about a second and free their
     // `max_halfopen_tunnels` slots, except those whose SCCRQ had Ns != 0
     // (see `sccrq_with_nonzero_ns_leaves_no_tunnel`): they stay.
-    let rogue_half_open = || cli(&lns_ns, &lns_ctl, "show tunnels").lines().filter(|l| l.contains("wait-ctl-conn")).count();
+    let rogue_half_open = || lns.cli_stdout("show tunnels").lines().filter(|l| l.contains("wait-ctl-conn")).count();
     let mut left = usize::MAX;
     wait_until(Duration::from_secs(3), || {
         let n = rogue_half_open();
@@ -504,15 +478,15 @@ fn lns_survives_and_counts_bad_input() {
     println!("half-open rogue tunnels left after the barrage: {left}");
 
     // A new tunnel with a session still comes up (SIGHUP on the LAC).
-    std::fs::write(&lac_conf, format!("{LAC_CONF}{LAC_CONF_ADD}")).unwrap_or_else(|e| panic!("{e}"));
-    lac.signal(Signal::SIGHUP);
-    let up = wait_until(WAIT, || cli(&lac_ns, &lac_ctl, "-j show session t2 s1").contains("\"state\":\"established\""));
+    lac.write_conf(&format!("{}{LAC_CONF_ADD}", lac_conf()));
+    lac.child.signal(Signal::SIGHUP);
+    let up = wait_until(WAIT, || lac.cli_stdout("-j show session t2 s1").contains("\"state\":\"established\""));
     assert!(up, "new tunnel did not come up\nLAC:\n{}\nLNS:\n{}", lac.log(), lns.log());
 
-    let system = cli(&lns_ns, &lns_ctl, "-j show system");
+    let system = lns.cli_stdout("-j show system");
     assert_eq!(json_nums(&system).get("sessions"), Some(&2), "{system}");
     assert_eq!(json_nums(&system).get("tunnels"), Some(&(2 + rogue_half_open() as u64)), "{system}");
-    assert!(lns.try_exit().is_none(), "LNS exited:\n{}", lns.log());
+    assert!(lns.child.try_exit().is_none(), "LNS exited:\n{}", lns.log());
     for (who, log) in [("LNS", lns.log()), ("LAC", lac.log())] {
         assert!(!log.contains("panicked"), "{who} panicked:\n{log}");
     }
@@ -523,27 +497,18 @@ fn lns_survives_and_counts_bad_input() {
 /// would hold a `max_halfopen_tunnels` slot for good, and 100 of them (the
 /// default limit) lock every new peer out.
 ///
-/// Ignored: it fails today (the core creates the responder tunnel, the
-/// reliable channel buffers the out-of-order SCCRQ, nothing is sent and no
-/// deadline is ever set); such SCCRQs are now dropped and counted.
+/// It used to fail (the core created the responder tunnel, the reliable
+/// channel buffered the out-of-order SCCRQ, nothing was sent and no
+/// deadline was ever set); such SCCRQs are now dropped and counted.
 #[test]
 fn sccrq_with_nonzero_ns_leaves_no_tunnel() {
     if !require_root_and_netns() {
         return;
     }
-    let lns_ns = Netns::new("nslns");
-    let lac_ns = Netns::new("nslac");
-    link_veth(&lns_ns, &lac_ns, &["192.0.2.1/24"], &["192.0.2.2/24"]);
+    let (lns_ns, lac_ns, _veth) = two_netns("nslns", "nslac", &["192.0.2.1/24"], &["192.0.2.2/24"]);
     let dir = TempDir::new("bad-ns");
-    let lns_conf = dir.write("lns.conf", LNS_CONF);
-    let lns_ctl = dir.join("lns.ctl");
-    let bin = daemon_bin();
-    let lns = lns_ns.spawn_env(
-        &[bin.to_str().unwrap_or("prol2tpd"), "-f", "-c", lns_conf.to_str().unwrap_or("")],
-        &[("PROL2TP_CONTROL", lns_ctl.to_str().unwrap_or(""))],
-        &dir.join("lns.log"),
-    );
-    assert!(wait_until(WAIT, || lns_ctl.exists()), "LNS did not start:\n{}", lns.log());
+    let lns = Prol2tpd::spawn(&lns_ns, &dir, "lns", &lns_conf());
+    assert!(lns.wait_control_socket(WAIT), "LNS did not start:\n{}", lns.log());
     let sock = udp_in_netns(lac_ns.name(), "192.0.2.2:0".parse().unwrap_or_else(|e| panic!("{e}")));
     let to: SocketAddr = "192.0.2.1:1701".parse().unwrap_or_else(|e| panic!("{e}"));
     for (i, ns) in [1u16, 3, 0x8000].into_iter().enumerate() {
@@ -554,8 +519,8 @@ fn sccrq_with_nonzero_ns_leaves_no_tunnel() {
     // on a silent peer within about a second; allow ten.
     let mut system = String::new();
     let gone = wait_until(Duration::from_secs(10), || {
-        system = cli(&lns_ns, &lns_ctl, "-j show system");
+        system = lns.cli_stdout("-j show system");
         json_nums(&system).get("tunnels") == Some(&0)
     });
-    assert!(gone, "tunnels left: {system}\n{}", cli(&lns_ns, &lns_ctl, "show tunnels"));
+    assert!(gone, "tunnels left: {system}\n{}", lns.cli_stdout("show tunnels"));
 }

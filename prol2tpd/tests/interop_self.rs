@@ -12,10 +12,7 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use support::*;
@@ -23,159 +20,21 @@ use support::*;
 /// How long a tunnel and its session may take to come up on veth.
 const UP: Duration = Duration::from_secs(15);
 
-/// Key/value fields of one daemon log line (`verb key=value key="a b"`).
-#[derive(Debug, Clone)]
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    /// Value of `key`, if the line has it.
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-
-    /// Value of `key`; panics (with the line) when it is missing.
-    fn req(&self, key: &str) -> &str {
-        self.get(key).unwrap_or_else(|| panic!("no {key}= in {:?}", self.0))
-    }
-}
-
-/// Splits `key=value` tokens, honouring double quotes in values.
-fn parse_fields(text: &str) -> Fields {
-    let mut out = Vec::new();
-    let mut rest = text.trim_start();
-    while !rest.is_empty() {
-        let (token, next) = match rest.find('=') {
-            Some(eq) if !rest[..eq].contains(' ') => {
-                let key = &rest[..eq];
-                let after = &rest[eq + 1..];
-                if let Some(q) = after.strip_prefix('"') {
-                    let end = q.find('"').unwrap_or(q.len());
-                    let value = &q[..end];
-                    let next = q.get(end + 1..).unwrap_or("");
-                    (Some((key.to_string(), value.to_string())), next)
-                } else {
-                    let end = after.find(' ').unwrap_or(after.len());
-                    (Some((key.to_string(), after[..end].to_string())), &after[end..])
-                }
-            }
-            _ => {
-                let end = rest.find(' ').unwrap_or(rest.len());
-                (None, &rest[end..])
-            }
-        };
-        out.extend(token);
-        rest = next.trim_start();
-    }
-    Fields(out)
-}
-
-/// The log lines whose message (after `level: `) starts with `verb`, e.g.
-/// `tunnel up`, parsed into fields.
-fn events(log: &str, verb: &str) -> Vec<Fields> {
-    let prefix = format!("{verb} ");
-    log.lines().filter_map(|l| l.split_once(": ").map(|(_, m)| m)).filter(|m| m.starts_with(&prefix)).map(|m| parse_fields(&m[prefix.len()..])).collect()
-}
-
-/// A prol2tpd started with `-f` in a namespace, with its own control
-/// socket (`PROL2TP_CONTROL`) and config file in the test's directory.
-struct Prol2tpd<'a> {
-    ns: &'a Netns,
-    child: Child,
-    conf: PathBuf,
-    ctl: PathBuf,
-}
-
-impl<'a> Prol2tpd<'a> {
-    /// Writes `<name>.conf`, starts the daemon and waits for `start version=`.
-    fn start(ns: &'a Netns, dir: &TempDir, name: &str, conf: &str) -> Prol2tpd<'a> {
-        let conf = dir.write(&format!("{name}.conf"), conf);
-        let ctl = dir.join(&format!("{name}.ctl"));
-        let bin = daemon_bin();
-        let (bin_s, conf_s, ctl_s) = (bin.to_string_lossy().into_owned(), conf.to_string_lossy().into_owned(), ctl.to_string_lossy().into_owned());
-        let child = ns.spawn_env(&[&bin_s, "-f", "-c", &conf_s], &[("PROL2TP_CONTROL", &ctl_s)], &dir.join(&format!("{name}.log")));
-        assert!(child.wait_log("start version=", Duration::from_secs(10)), "{name} did not start:\n{}", child.log());
-        Prol2tpd { ns, child, conf, ctl }
-    }
-
-    fn log(&self) -> String {
-        self.child.log()
-    }
-
-    fn events(&self, verb: &str) -> Vec<Fields> {
-        events(&self.log(), verb)
-    }
-
-    /// Polls until a `verb` line satisfying `pred` is logged; panics with
-    /// the log after `timeout`.
-    fn wait_event(&self, verb: &str, timeout: Duration, pred: impl Fn(&Fields) -> bool) -> Fields {
-        let mut found = None;
-        wait_until(timeout, || {
-            found = self.events(verb).into_iter().find(|f| pred(f));
-            found.is_some()
-        });
-        found.unwrap_or_else(|| panic!("no matching `{verb}` line in log:\n{}", self.log()))
-    }
-
-    /// Polls until `n` lines start with `verb`; panics with the log after
-    /// `timeout`.
-    fn wait_count(&self, verb: &str, n: usize, timeout: Duration) -> Vec<Fields> {
-        let mut got = Vec::new();
-        let ok = wait_until(timeout, || {
-            got = self.events(verb);
-            got.len() >= n
-        });
-        assert!(ok, "expected {n} `{verb}` lines, log:\n{}", self.log());
-        got
-    }
-
-    /// Polls until the log contains `needle`.
-    fn wait_log_contains(&self, needle: &str, timeout: Duration) -> bool {
-        self.child.wait_log(needle, timeout)
-    }
-
-    /// Runs `prol2tp ARGS` in the daemon's namespace against its socket.
-    fn cli_output(&self, args: &[&str]) -> Output {
-        let env = format!("PROL2TP_CONTROL={}", self.ctl.display());
-        let bin = env!("CARGO_BIN_EXE_prol2tp");
-        let mut cmd = vec!["env", &env, bin];
-        cmd.extend_from_slice(args);
-        self.ns.exec(&cmd)
-    }
-
-    /// `prol2tp ARGS` for one object, as its `key: value` lines; panics
-    /// when the command fails.
-    fn cli_record(&self, args: &[&str]) -> HashMap<String, String> {
-        let out = self.cli_output(args);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "prol2tp {args:?} failed: {text}{}", String::from_utf8_lossy(&out.stderr));
-        text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect()
-    }
-
-    /// Sends SIGTERM and returns how long the daemon took to exit and
-    /// whether it exited with status 0; panics if it did not exit in 8 s.
-    fn terminate(&mut self) -> (Duration, bool) {
-        let t0 = Instant::now();
-        let status = self.child.stop(Duration::from_secs(8));
-        let status = status.unwrap_or_else(|| panic!("no exit on SIGTERM:\n{}", self.log()));
-        (t0.elapsed(), status.success())
-    }
-}
-
 /// Two namespaces joined by veth: `lns` holds 192.0.2.1 and 2001:db8::1,
 /// `lac` holds 192.0.2.2 and 2001:db8::2.
 fn two_hosts(tag: &str) -> (Netns, Netns, VethPair) {
-    let lns = Netns::new(&format!("{tag}n"));
-    let lac = Netns::new(&format!("{tag}c"));
-    let veth = link_veth(&lns, &lac, &["192.0.2.1/24", "2001:db8::1/64"], &["192.0.2.2/24", "2001:db8::2/64"]);
-    (lns, lac, veth)
+    two_netns(&format!("{tag}n"), &format!("{tag}c"), &["192.0.2.1/24", "2001:db8::1/64"], &["192.0.2.2/24", "2001:db8::2/64"])
 }
 
-fn have_capture_tools() -> bool {
-    if have_program("tcpdump") && have_program("tshark") {
-        return true;
+/// The set-up of most tests: `None` (after a SKIP line) when namespaces
+/// cannot be used; otherwise the LNS and LAC namespaces of [`two_hosts`] and
+/// the test's directory, all named after `tag`.
+fn hosts(tag: &str) -> Option<(Netns, Netns, TempDir)> {
+    if !require_root_and_netns() {
+        return None;
     }
-    println!("SKIP: tcpdump or tshark not installed");
-    false
+    let (lns_ns, lac_ns, _veth) = two_hosts(tag);
+    Some((lns_ns, lac_ns, TempDir::new(tag)))
 }
 
 /// One L2TPv3 Ethernet pseudowire scenario (test 6).
@@ -194,7 +53,7 @@ struct PwCase {
 /// shows the transport, hidden AVPs and the Message Digest AVP, and SIGTERM
 /// on the LAC reaches the LNS as StopCCN result 6 (shutting down).
 fn v3_eth_pseudowire(case: PwCase) {
-    if !require_root_and_netns() || !have_capture_tools() {
+    if !require_root_and_netns() || !require_programs(&["tcpdump", "tshark"]) {
         return;
     }
     let (lns_ns, lac_ns, veth) = two_hosts(case.tag);
@@ -241,21 +100,13 @@ fn v3_eth_pseudowire(case: PwCase) {
     assert!(lns_tunnel.req("peer").contains(lac_addr), "LNS sees peer {} instead of {lac_addr}", lns_tunnel.req("peer"));
 
     // What each side holds: transport, version, and the cookies.
-    let t = lns.cli_record(&["show", "tunnel", &lns_tid]);
-    assert_eq!(t["transport"], encap, "{t:?}");
-    assert_eq!(t["version"], "3", "{t:?}");
-    assert_eq!(t["state"], "established", "{t:?}");
-    assert_eq!(t["hide_avps"], "yes", "{t:?}");
-    assert_eq!(t["peer_host_name"], "lac.example", "{t:?}");
+    let t = lns.cli_record(&format!("show tunnel {lns_tid}"));
+    assert_record(&t, &[("transport", encap), ("version", "3"), ("state", "established"), ("hide_avps", "yes"), ("peer_host_name", "lac.example")]);
     let hex = |c: &str| c.trim_start_matches("0x").to_ascii_lowercase();
-    let s = lns.cli_record(&["show", "session", &lns_tid, lns_up.req("session_id")]);
-    assert_eq!(s["pseudowire"], "ETH", "{s:?}");
-    assert_eq!(s["cookie"], hex(case.lns_cookie), "{s:?}");
-    assert_eq!(s["peer_cookie"], hex(case.lac_cookie), "{s:?}");
-    let s = lac.cli_record(&["show", "session", "pw", "eth0"]);
-    assert_eq!(s["state"], "established", "{s:?}");
-    assert_eq!(s["cookie"], hex(case.lac_cookie), "{s:?}");
-    assert_eq!(s["peer_cookie"], hex(case.lns_cookie), "{s:?}");
+    let s = lns.cli_record(&format!("show session {lns_tid} {}", lns_up.req("session_id")));
+    assert_record(&s, &[("pseudowire", "ETH"), ("cookie", hex(case.lns_cookie).as_str()), ("peer_cookie", hex(case.lac_cookie).as_str())]);
+    let s = lac.cli_record("show session pw eth0");
+    assert_record(&s, &[("state", "established"), ("cookie", hex(case.lac_cookie).as_str()), ("peer_cookie", hex(case.lns_cookie).as_str())]);
 
     let (took, ok) = lac.terminate();
     assert!(ok, "LAC exit status not 0:\n{}", lac.log());
@@ -276,24 +127,23 @@ fn v3_eth_pseudowire(case: PwCase) {
     }
 }
 
-#[test]
-fn v3_udp_ipv4_eth_pseudowire_with_4_octet_cookies() {
-    v3_eth_pseudowire(PwCase { tag: "u4", ipv6: false, encap_ip: false, lac_cookie: "0x1a2b3c4d", lns_cookie: "0x5e6f7a8b" });
+/// One `#[test]` running [`v3_eth_pseudowire`] per `name: case;` line.
+macro_rules! pseudowire_tests {
+    ($($name:ident: $case:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                v3_eth_pseudowire($case);
+            }
+        )*
+    };
 }
 
-#[test]
-fn v3_ip_ipv4_eth_pseudowire_with_8_octet_cookies() {
-    v3_eth_pseudowire(PwCase { tag: "i4", ipv6: false, encap_ip: true, lac_cookie: "0x0102030405060708", lns_cookie: "0x1112131415161718" });
-}
-
-#[test]
-fn v3_udp_ipv6_eth_pseudowire_with_8_octet_cookies() {
-    v3_eth_pseudowire(PwCase { tag: "u6", ipv6: true, encap_ip: false, lac_cookie: "0xa1a2a3a4a5a6a7a8", lns_cookie: "0xb1b2b3b4b5b6b7b8" });
-}
-
-#[test]
-fn v3_ip_ipv6_eth_pseudowire_with_4_octet_cookies() {
-    v3_eth_pseudowire(PwCase { tag: "i6", ipv6: true, encap_ip: true, lac_cookie: "0xc1c2c3c4", lns_cookie: "0xd1d2d3d4" });
+pseudowire_tests! {
+    v3_udp_ipv4_eth_pseudowire_with_4_octet_cookies: PwCase { tag: "u4", ipv6: false, encap_ip: false, lac_cookie: "0x1a2b3c4d", lns_cookie: "0x5e6f7a8b" };
+    v3_ip_ipv4_eth_pseudowire_with_8_octet_cookies: PwCase { tag: "i4", ipv6: false, encap_ip: true, lac_cookie: "0x0102030405060708", lns_cookie: "0x1112131415161718" };
+    v3_udp_ipv6_eth_pseudowire_with_8_octet_cookies: PwCase { tag: "u6", ipv6: true, encap_ip: false, lac_cookie: "0xa1a2a3a4a5a6a7a8", lns_cookie: "0xb1b2b3b4b5b6b7b8" };
+    v3_ip_ipv6_eth_pseudowire_with_4_octet_cookies: PwCase { tag: "i6", ipv6: true, encap_ip: true, lac_cookie: "0xc1c2c3c4", lns_cookie: "0xd1d2d3d4" };
 }
 
 /// The LNS side of a plain L2TPv2 setup: secret, hidden AVPs, peers in
@@ -323,11 +173,9 @@ const LAC_SYSTEM: &str = "[system]\ndataplane = null\nhost_name = lac.example\n\
 /// sends StopCCN, which the LAC reports.
 #[test]
 fn v2_over_ipv6_with_ppp_session() {
-    if !require_root_and_netns() {
+    let Some((lns_ns, lac_ns, dir)) = hosts("v2v6") else {
         return;
-    }
-    let (lns_ns, lac_ns, _veth) = two_hosts("v2v6");
-    let dir = TempDir::new("v2v6");
+    };
     let lns = Prol2tpd::start(&lns_ns, &dir, "lns", &v2_lns_conf("2001:db8::/64"));
     let lac = Prol2tpd::start(&lac_ns, &dir, "lac", &format!("{LAC_SYSTEM}{}", v2_lac_tunnel("v6", "[2001:db8::1]", "")));
     let lac_up = lac.wait_event("session up", UP, |_| true);
@@ -346,16 +194,13 @@ fn v2_over_ipv6_with_ppp_session() {
     assert_eq!(lns_t.req("peer"), "[2001:db8::2]:1701");
     assert_eq!(lns_t.req("version"), "V2");
 
-    let t = lns.cli_record(&["show", "tunnel", &lns_tid]);
-    assert_eq!(t["transport"], "udp", "{t:?}");
-    assert_eq!(t["version"], "2", "{t:?}");
-    assert_eq!(t["peer_host_name"], "lac.example", "{t:?}");
-    let s = lac.cli_record(&["show", "session", "v6", "ppp0"]);
-    assert_eq!(s["pseudowire"], "PPP", "{s:?}");
-    assert_eq!(s["state"], "established", "{s:?}");
+    let t = lns.cli_record(&format!("show tunnel {lns_tid}"));
+    assert_record(&t, &[("transport", "udp"), ("version", "2"), ("peer_host_name", "lac.example")]);
+    let s = lac.cli_record("show session v6 ppp0");
+    assert_record(&s, &[("pseudowire", "PPP"), ("state", "established")]);
 
-    let out = lns.cli_output(&["delete", "tunnel", &lns_tid]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lns.cli(&format!("delete tunnel {lns_tid}"));
+    assert!(out.success(), "{}", out.stderr);
     let lac_tid = lac_t.req("tunnel_id").to_string();
     let down = lac.wait_event("tunnel down", UP, |f| f.req("tunnel_id") == lac_tid);
     assert_eq!(down.req("was_up"), "true");
@@ -369,11 +214,9 @@ fn v2_over_ipv6_with_ppp_session() {
 /// (it gives up after its retransmissions).
 #[test]
 fn peer_without_peer_profile_is_refused() {
-    if !require_root_and_netns() {
+    let Some((lns_ns, lac_ns, dir)) = hosts("nopp") else {
         return;
-    }
-    let (lns_ns, lac_ns, _veth) = two_hosts("nopp");
-    let dir = TempDir::new("nopp");
+    };
     let lns = Prol2tpd::start(&lns_ns, &dir, "lns", &v2_lns_conf("198.51.100.0/24"));
     // Quick retransmissions so the LAC gives up within about a second.
     let fast = "retry_timeout = 200ms\nmax_retry_timeout = 400ms\nmax_retries = 2\n";
@@ -394,11 +237,9 @@ fn peer_without_peer_profile_is_refused() {
 /// session `lacbad` expects a cookie the LNS does not assign; `good` matches.
 #[test]
 fn mismatching_cookie_clears_the_call_with_cdn() {
-    if !require_root_and_netns() {
+    let Some((lns_ns, lac_ns, dir)) = hosts("cook") else {
         return;
-    }
-    let (lns_ns, lac_ns, _veth) = two_hosts("cook");
-    let dir = TempDir::new("cook");
+    };
     let lns = Prol2tpd::start(
         &lns_ns,
         &dir,
@@ -420,13 +261,7 @@ fn mismatching_cookie_clears_the_call_with_cdn() {
         ),
     );
     let created = lac.wait_count("session created", 3, UP);
-    let sid_of = |name: &str| {
-        created
-            .iter()
-            .find(|f| f.get("name") == Some(name))
-            .map(|f| f.req("session_id").to_string())
-            .unwrap_or_else(|| panic!("no session {name} created:\n{}", lac.log()))
-    };
+    let sid_of = |name: &str| named_value(&created, name, "session_id").unwrap_or_else(|| panic!("no session {name} created:\n{}", lac.log()));
     let (good, lnsbad, lacbad) = (sid_of("good"), sid_of("lnsbad"), sid_of("lacbad"));
     let up = lac.wait_event("session up", UP, |f| f.req("session_id") == good);
     let lns_good = lns.wait_event("session up", UP, |f| f.req("peer_session_id") == good);
@@ -446,8 +281,8 @@ fn mismatching_cookie_clears_the_call_with_cdn() {
     assert_eq!(ups.len(), 1, "only `good` may come up:\n{}", lac.log());
     assert!(lac.events("tunnel down").is_empty(), "{}", lac.log());
     assert!(lns.events("tunnel down").is_empty(), "{}", lns.log());
-    let s = lac.cli_record(&["show", "session", "t", "good"]);
-    assert_eq!(s["state"], "established", "{s:?}");
+    let s = lac.cli_record("show session t good");
+    assert_record(&s, &[("state", "established")]);
 }
 
 /// SIGHUP with an edited file: the removed tunnel instance is closed (the
@@ -456,11 +291,9 @@ fn mismatching_cookie_clears_the_call_with_cdn() {
 /// and changes nothing.
 #[test]
 fn sighup_reload_adds_removes_and_keeps_tunnels() {
-    if !require_root_and_netns() {
+    let Some((lns_ns, lac_ns, dir)) = hosts("hup") else {
         return;
-    }
-    let (lns_ns, lac_ns, _veth) = two_hosts("hup");
-    let dir = TempDir::new("hup");
+    };
     let lns = Prol2tpd::start(&lns_ns, &dir, "lns", &v2_lns_conf("192.0.2.0/24"));
     let a = v2_lac_tunnel("a", "192.0.2.1", "");
     let b = v2_lac_tunnel("b", "192.0.2.1", "");
@@ -469,19 +302,13 @@ fn sighup_reload_adds_removes_and_keeps_tunnels() {
     lac.wait_count("session up", 2, UP);
     lns.wait_count("session up", 2, UP);
     let created = lac.events("tunnel created");
-    let tid_of = |name: &str| {
-        created
-            .iter()
-            .find(|f| f.get("name") == Some(name))
-            .map(|f| f.req("tunnel_id").to_string())
-            .unwrap_or_else(|| panic!("no tunnel {name}:\n{}", lac.log()))
-    };
+    let tid_of = |name: &str| named_value(&created, name, "tunnel_id").unwrap_or_else(|| panic!("no tunnel {name}:\n{}", lac.log()));
     let (tid_a, tid_b) = (tid_of("a"), tid_of("b"));
     // The LNS's ids of the same tunnels.
     let lns_tid = |lac_tid: &str| lns.wait_event("tunnel up", UP, |f| f.req("peer_tunnel_id") == lac_tid).req("tunnel_id").to_string();
     let (lns_a, lns_b) = (lns_tid(&tid_a), lns_tid(&tid_b));
 
-    std::fs::write(&lac.conf, format!("{LAC_SYSTEM}{a}{c}")).expect("rewrite config");
+    lac.write_conf(&format!("{LAC_SYSTEM}{a}{c}"));
     lac.child.signal(Signal::SIGHUP);
     lac.wait_event("reload ok", UP, |_| true);
     let closed = lac.wait_event("reload", UP, |f| f.get("tunnel") == Some("b"));
@@ -491,25 +318,24 @@ fn sighup_reload_adds_removes_and_keeps_tunnels() {
     let tid_c = lac.wait_event("tunnel created", UP, |f| f.get("name") == Some("c")).req("tunnel_id").to_string();
     lac.wait_event("session up", UP, |f| f.req("tunnel_id") == tid_c);
     lns.wait_event("session up", UP, |f| f.req("peer_tunnel_id") == tid_c);
-    let t = lac.cli_record(&["show", "tunnel", "a"]);
-    assert_eq!(t["tunnel_id"], tid_a, "{t:?}");
-    assert_eq!(t["state"], "established", "{t:?}");
+    let t = lac.cli_record("show tunnel a");
+    assert_record(&t, &[("tunnel_id", tid_a.as_str()), ("state", "established")]);
     let not_a = |log: &str, tid: &str| events(log, "tunnel down").iter().all(|f| f.req("tunnel_id") != tid);
     assert!(not_a(&lac.log(), &tid_a), "tunnel a went down:\n{}", lac.log());
     assert!(not_a(&lns.log(), &lns_a), "tunnel a went down:\n{}", lns.log());
 
     // A broken file: line 6 has an unknown parameter.
     let broken = format!("{LAC_SYSTEM}[tunnel \"d\"]\nno_such_parameter = 1\n\n{a}{c}");
-    std::fs::write(&lac.conf, broken).expect("write broken config");
+    lac.write_conf(&broken);
     let downs_before = (lac.events("tunnel down").len(), lns.events("tunnel down").len());
     lac.child.signal(Signal::SIGHUP);
     let failed = format!("reload failed: {}:6:", lac.conf.display());
     assert!(lac.wait_log_contains(&failed, UP), "no `{failed}` in log:\n{}", lac.log());
     for name in ["a", "c"] {
-        let t = lac.cli_record(&["show", "tunnel", name]);
-        assert_eq!(t["state"], "established", "{t:?}");
+        let t = lac.cli_record(&format!("show tunnel {name}"));
+        assert_record(&t, &[("state", "established")]);
     }
-    assert_eq!(lac.cli_record(&["show", "tunnel", "a"])["tunnel_id"], tid_a);
+    assert_eq!(lac.cli_record("show tunnel a")["tunnel_id"], tid_a);
     assert!(lac.events("tunnel created").iter().all(|f| f.get("name") != Some("d")));
     assert_eq!((lac.events("tunnel down").len(), lns.events("tunnel down").len()), downs_before, "a tunnel went down after the failed reload");
 }
@@ -520,40 +346,36 @@ fn sighup_reload_adds_removes_and_keeps_tunnels() {
 /// bad one, and leaves the running daemon alone.
 #[test]
 fn config_check_while_daemon_runs() {
-    if !require_root_and_netns() {
+    let Some((ns, dir)) = one_host("chk") else {
         return;
-    }
-    let ns = Netns::new("chk");
-    let dir = TempDir::new("chk");
+    };
     let good = v2_lns_conf("192.0.2.0/24");
     let mut running = Prol2tpd::start(&ns, &dir, "running", &good);
     let check = |name: &str, text: &str| {
         let path = dir.write(name, text);
-        let env = format!("PROL2TP_CONTROL={}", running.ctl.display());
-        let bin = daemon_bin();
-        let (bin_s, path_s) = (bin.to_string_lossy().into_owned(), path.to_string_lossy().into_owned());
-        (path, ns.exec(&["env", &env, &bin_s, "-n", "-c", &path_s]))
+        let (bin_s, path_s) = (daemon_bin().to_string_lossy().into_owned(), path.to_string_lossy().into_owned());
+        let out = CliRun::from(exec_with_control(&ns, &running.ctl, &[&bin_s, "-n", "-c", &path_s]));
+        (path, out)
     };
     let (_, ok) = check("good.conf", &good);
-    let stdout = String::from_utf8_lossy(&ok.stdout);
-    assert!(ok.status.success(), "-n failed on a good file: {stdout}{}", String::from_utf8_lossy(&ok.stderr));
-    assert!(stdout.contains("Config file OK."), "{stdout}");
+    assert!(ok.success(), "-n failed on a good file: {}{}", ok.stdout, ok.stderr);
+    assert!(ok.stdout.contains("Config file OK."), "{}", ok.stdout);
 
     for (name, text, line) in [
         ("syntax.conf", "[system]\ndataplane = null\nthis is not a parameter\n", 3),
         ("reference.conf", "[system]\n\n[peer_profile \"p\"]\npeer = any\ntunnel_profile = missing\n", 5),
     ] {
         let (path, out) = check(name, text);
-        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(!out.status.success(), "-n accepted {name}: {all}");
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(!out.success(), "-n accepted {name}: {all}");
         let want = format!("{}:{line}: ", path.display());
         assert!(all.contains(&want), "{name}: expected `{want}…`, got: {all}");
         assert!(!all.contains("Config file OK."), "{all}");
     }
 
     assert!(running.child.try_exit().is_none(), "the running daemon exited:\n{}", running.log());
-    let sys = running.cli_output(&["show", "system"]);
-    assert!(sys.status.success(), "running daemon no longer answers: {}", String::from_utf8_lossy(&sys.stderr));
+    let sys = running.cli("show system");
+    assert!(sys.success(), "running daemon no longer answers: {}", sys.stderr);
 }
 
 /// SIGTERM: once every StopCCN is acknowledged the daemon should exit
@@ -561,11 +383,9 @@ fn config_check_while_daemon_runs() {
 /// period"), not wait out the whole grace period.
 #[test]
 fn sigterm_exits_once_stopccn_is_acknowledged() {
-    if !require_root_and_netns() {
+    let Some((lns_ns, lac_ns, dir)) = hosts("term") else {
         return;
-    }
-    let (lns_ns, lac_ns, _veth) = two_hosts("term");
-    let dir = TempDir::new("term");
+    };
     let lns = Prol2tpd::start(&lns_ns, &dir, "lns", &v2_lns_conf("192.0.2.0/24"));
     let mut lac = Prol2tpd::start(&lac_ns, &dir, "lac", &format!("{LAC_SYSTEM}{}", v2_lac_tunnel("t", "192.0.2.1", "")));
     lac.wait_event("session up", UP, |_| true);

@@ -14,9 +14,7 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -24,146 +22,28 @@ use support::*;
 /// How long a tunnel and its call may take to come up on veth.
 const UP: Duration = Duration::from_secs(15);
 
-/// Key/value fields of one daemon log line (`verb key=value key="a b"`).
-#[derive(Debug, Clone)]
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    /// Value of `key`, if the line has it.
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-
-    /// Value of `key`; panics (with the line) when it is missing.
-    fn req(&self, key: &str) -> &str {
-        self.get(key).unwrap_or_else(|| panic!("no {key}= in {:?}", self.0))
-    }
-}
-
-/// Splits `key=value` tokens, honouring double quotes in values.
-fn parse_fields(text: &str) -> Fields {
-    let mut out = Vec::new();
-    let mut rest = text.trim_start();
-    while !rest.is_empty() {
-        let (token, next) = match rest.find('=') {
-            Some(eq) if !rest[..eq].contains(' ') => {
-                let key = &rest[..eq];
-                let after = &rest[eq + 1..];
-                if let Some(q) = after.strip_prefix('"') {
-                    let end = q.find('"').unwrap_or(q.len());
-                    let value = &q[..end];
-                    let next = q.get(end + 1..).unwrap_or("");
-                    (Some((key.to_string(), value.to_string())), next)
-                } else {
-                    let end = after.find(' ').unwrap_or(after.len());
-                    (Some((key.to_string(), after[..end].to_string())), &after[end..])
-                }
-            }
-            _ => {
-                let end = rest.find(' ').unwrap_or(rest.len());
-                (None, &rest[end..])
-            }
-        };
-        out.extend(token);
-        rest = next.trim_start();
-    }
-    Fields(out)
-}
-
-/// The log lines whose message (after `level: `) starts with `verb`, e.g.
-/// `tunnel up`, parsed into fields.
-fn events(log: &str, verb: &str) -> Vec<Fields> {
-    let prefix = format!("{verb} ");
-    log.lines().filter_map(|l| l.split_once(": ").map(|(_, m)| m)).filter(|m| m.starts_with(&prefix)).map(|m| parse_fields(&m[prefix.len()..])).collect()
-}
-
-/// A prol2tpd started with `-f` in a namespace, with its own control
-/// socket (`PROL2TP_CONTROL`) and config file in the test's directory.
-struct Prol2tpd<'a> {
-    ns: &'a Netns,
-    child: Child,
-    ctl: PathBuf,
-}
-
-impl<'a> Prol2tpd<'a> {
-    /// Writes `<name>.conf`, starts the daemon and waits for `start version=`.
-    fn start(ns: &'a Netns, dir: &TempDir, name: &str, conf: &str) -> Prol2tpd<'a> {
-        let conf = dir.write(&format!("{name}.conf"), conf);
-        let ctl = dir.join(&format!("{name}.ctl"));
-        let bin = daemon_bin();
-        let (bin_s, conf_s, ctl_s) = (bin.to_string_lossy().into_owned(), conf.to_string_lossy().into_owned(), ctl.to_string_lossy().into_owned());
-        let child = ns.spawn_env(&[&bin_s, "-f", "-c", &conf_s], &[("PROL2TP_CONTROL", &ctl_s)], &dir.join(&format!("{name}.log")));
-        assert!(child.wait_log("start version=", Duration::from_secs(10)), "{name} did not start:\n{}", child.log());
-        Prol2tpd { ns, child, ctl }
-    }
-
-    fn log(&self) -> String {
-        self.child.log()
-    }
-
-    fn events(&self, verb: &str) -> Vec<Fields> {
-        events(&self.log(), verb)
-    }
-
-    /// Polls until a `verb` line satisfying `pred` is logged; panics with
-    /// the log after `timeout`.
-    fn wait_event(&self, verb: &str, timeout: Duration, pred: impl Fn(&Fields) -> bool) -> Fields {
-        let mut found = None;
-        wait_until(timeout, || {
-            found = self.events(verb).into_iter().find(|f| pred(f));
-            found.is_some()
-        });
-        found.unwrap_or_else(|| panic!("no matching `{verb}` line in log:\n{}", self.log()))
-    }
-
-    /// Runs `prol2tp ARGS` in the daemon's namespace against its socket.
-    fn cli_output(&self, args: &[&str]) -> Output {
-        let env = format!("PROL2TP_CONTROL={}", self.ctl.display());
-        let bin = env!("CARGO_BIN_EXE_prol2tp");
-        let mut cmd = vec!["env", &env, bin];
-        cmd.extend_from_slice(args);
-        self.ns.exec(&cmd)
-    }
-
-    /// `prol2tp ARGS` for one object, as its `key: value` lines; panics
-    /// when the command fails.
-    fn cli_record(&self, args: &[&str]) -> HashMap<String, String> {
-        let out = self.cli_output(args);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "prol2tp {args:?} failed: {text}{}", String::from_utf8_lossy(&out.stderr));
-        text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect()
-    }
-
-    /// Sends SIGTERM and returns how long the daemon took to exit and
-    /// whether it exited with status 0; panics if it did not exit in 8 s.
-    fn terminate(&mut self) -> (Duration, bool) {
-        let t0 = Instant::now();
-        let status = self.child.stop(Duration::from_secs(8));
-        let status = status.unwrap_or_else(|| panic!("no exit on SIGTERM:\n{}", self.log()));
-        (t0.elapsed(), status.success())
-    }
-}
-
 /// Namespaces `lns` (192.0.2.1) and `lac` (192.0.2.2) joined by veth.
 fn two_hosts(tag: &str) -> (Netns, Netns, VethPair) {
-    let lns = Netns::new(&format!("{tag}n"));
-    let lac = Netns::new(&format!("{tag}c"));
-    let veth = link_veth(&lns, &lac, &["192.0.2.1/24"], &["192.0.2.2/24"]);
-    (lns, lac, veth)
+    two_netns(&format!("{tag}n"), &format!("{tag}c"), &["192.0.2.1/24"], &["192.0.2.2/24"])
 }
 
 /// True when the test can run: root, `ip netns`, xl2tpd, tcpdump, tshark.
 fn ready() -> bool {
-    if !require_root_and_netns() {
-        return false;
+    require_root_and_netns() && require_programs(&["xl2tpd", "tcpdump", "tshark"])
+}
+
+/// The set-up of a test that captures: `None` when it cannot run (see
+/// [`ready`]); otherwise the LNS and LAC namespaces of [`two_hosts`], the
+/// test's directory, and a capture of `udp port 1701` on the LNS's side, all
+/// named after `tag`.
+fn captured_hosts(tag: &str) -> Option<(Netns, Netns, TempDir, NetnsCapture)> {
+    if !ready() {
+        return None;
     }
-    for prog in ["xl2tpd", "tcpdump", "tshark"] {
-        if !have_program(prog) {
-            println!("SKIP: {prog} not installed (make check installs it)");
-            return false;
-        }
-    }
-    true
+    let (lns_ns, lac_ns, veth) = two_hosts(tag);
+    let dir = TempDir::new(tag);
+    let cap = NetnsCapture::start(&lns_ns, &veth.a, "udp port 1701", &dir, tag);
+    Some((lns_ns, lac_ns, dir, cap))
 }
 
 const SECRET: &str = "s3cr3t-interop";
@@ -211,12 +91,9 @@ fn fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<String> {
 /// with the result codes xl2tpd sent (1 and 1, message `Goodbye!`).
 #[test]
 fn xl2tpd_lac_to_prol2tpd_lns_up_and_torn_down_by_xl2tpd() {
-    if !ready() {
+    let Some((lns_ns, lac_ns, dir, mut cap)) = captured_hosts("x1") else {
         return;
-    }
-    let (lns_ns, lac_ns, veth) = two_hosts("x1");
-    let dir = TempDir::new("x1");
-    let mut cap = NetnsCapture::start(&lns_ns, &veth.a, "udp port 1701", &dir, "x1");
+    };
     let lns = Prol2tpd::start(&lns_ns, &dir, "lns", &lns_conf(SECRET, true));
     let opts = xl2tpd_opts("xl2tpd-lac.example", SECRET, true, true);
     let lac = xl2tpd_lac(&lac_ns, &dir, "xlac", &opts, "192.0.2.1");
@@ -228,9 +105,8 @@ fn xl2tpd_lac_to_prol2tpd_lns_up_and_torn_down_by_xl2tpd() {
     let t = lns.wait_event("tunnel up", UP, |f| f.req("tunnel_id") == tid);
     assert_eq!(t.req("peer"), "192.0.2.2:1701");
     assert_eq!(t.req("version"), "V2");
-    let detail = lns.cli_record(&["show", "tunnel", &tid]);
-    assert_eq!(detail["peer_host_name"], "xl2tpd-lac.example", "{detail:?}");
-    assert_eq!(detail["state"], "established", "{detail:?}");
+    let detail = lns.cli_record(&format!("show tunnel {tid}"));
+    assert_record(&detail, &[("peer_host_name", "xl2tpd-lac.example"), ("state", "established")]);
 
     assert!(wait_until(Duration::from_secs(5), || lac.fake_pppd_pids().len() == 1));
     assert_eq!(lac.end_calls(), 1);
@@ -279,9 +155,8 @@ fn xl2tpd_cdn_after_pppd_fails_keeps_tunnel() {
     let sdown = lns.wait_event("session down", UP, |f| f.req("session_id") == up.req("session_id"));
     assert_eq!((sdown.req("result"), sdown.req("error")), ("1", "0"), "LNS log:\n{}", lns.log());
     assert!(lac.wait_log("pppd exited for call", UP), "{}", lac.child.log());
-    let t = lns.cli_record(&["show", "tunnel", &tid]);
-    assert_eq!(t["state"], "established", "{t:?}");
-    assert_eq!(t["sessions"], "0", "{t:?}");
+    let t = lns.cli_record(&format!("show tunnel {tid}"));
+    assert_record(&t, &[("state", "established"), ("sessions", "0")]);
     assert!(lns.events("tunnel down").is_empty(), "{}", lns.log());
 
     lac.hangup_tunnel().expect("write to xl2tpd's control FIFO");
@@ -293,12 +168,9 @@ fn xl2tpd_cdn_after_pppd_fails_keeps_tunnel() {
 /// (challenge, hidden bit, fake pppd); the tunnel and call come up; SIGTERM
 /// makes prol2tpd send StopCCN (result 6), which xl2tpd logs, and exit 0.
 fn prol2tpd_lac_to_xl2tpd_lns(tag: &str, hide: bool) {
-    if !ready() {
+    let Some((lns_ns, lac_ns, dir, mut cap)) = captured_hosts(tag) else {
         return;
-    }
-    let (lns_ns, lac_ns, veth) = two_hosts(tag);
-    let dir = TempDir::new(tag);
-    let mut cap = NetnsCapture::start(&lns_ns, &veth.a, "udp port 1701", &dir, tag);
+    };
     let opts = xl2tpd_opts("xl2tpd-lns.example", SECRET, true, true);
     let lns = xl2tpd_lns(&lns_ns, &dir, "xlns", &opts);
     let hide_s = if hide { "yes" } else { "no" };
@@ -306,9 +178,8 @@ fn prol2tpd_lac_to_xl2tpd_lns(tag: &str, hide: bool) {
     let up = lac.wait_event("session up", UP, |_| true);
     assert!(lns.wait_log("Call established", UP), "xl2tpd log:\n{}", lns.child.log());
     let tid = up.req("tunnel_id").to_string();
-    let t = lac.cli_record(&["show", "tunnel", "x"]);
-    assert_eq!(t["peer_host_name"], "xl2tpd-lns.example", "{t:?}");
-    assert_eq!(t["tunnel_id"], tid, "{t:?}");
+    let t = lac.cli_record("show tunnel x");
+    assert_record(&t, &[("peer_host_name", "xl2tpd-lns.example"), ("tunnel_id", tid.as_str())]);
     assert!(wait_until(Duration::from_secs(5), || lns.fake_pppd_pids().len() == 1));
 
     let (took, ok) = lac.terminate();
@@ -374,12 +245,9 @@ fn stop_ccns(pcap: &Path) -> Vec<(String, String)> {
 /// and nothing comes up.
 #[test]
 fn wrong_secret_xl2tpd_lac_is_refused() {
-    if !ready() {
+    let Some((lns_ns, lac_ns, dir, mut cap)) = captured_hosts("x4a") else {
         return;
-    }
-    let (lns_ns, lac_ns, veth) = two_hosts("x4a");
-    let dir = TempDir::new("x4a");
-    let mut cap = NetnsCapture::start(&lns_ns, &veth.a, "udp port 1701", &dir, "x4a");
+    };
     let lns = Prol2tpd::start(&lns_ns, &dir, "lns", &lns_conf("the-lns-secret", true));
     let opts = xl2tpd_opts("xl2tpd-lac.example", "another-secret", true, true);
     let lac = xl2tpd_lac(&lac_ns, &dir, "xlac", &opts, "192.0.2.1");
@@ -403,12 +271,9 @@ fn wrong_secret_xl2tpd_lac_is_refused() {
 /// the LNS's Challenge Response wrong and sends StopCCN result 4.
 #[test]
 fn wrong_secret_xl2tpd_lns_is_refused() {
-    if !ready() {
+    let Some((lns_ns, lac_ns, dir, mut cap)) = captured_hosts("x4b") else {
         return;
-    }
-    let (lns_ns, lac_ns, veth) = two_hosts("x4b");
-    let dir = TempDir::new("x4b");
-    let mut cap = NetnsCapture::start(&lns_ns, &veth.a, "udp port 1701", &dir, "x4b");
+    };
     let opts = xl2tpd_opts("xl2tpd-lns.example", "the-lns-secret", true, true);
     let lns = xl2tpd_lns(&lns_ns, &dir, "xlns", &opts);
     let lac = Prol2tpd::start(&lac_ns, &dir, "lac", &lac_conf("version = 2\nsecret = another-secret\n"));
@@ -427,12 +292,9 @@ fn wrong_secret_xl2tpd_lns_is_refused() {
 /// tunnel and the PPP call up.
 #[test]
 fn v3_to_v2_fallback_against_xl2tpd() {
-    if !ready() {
+    let Some((lns_ns, lac_ns, dir, mut cap)) = captured_hosts("x5") else {
         return;
-    }
-    let (lns_ns, lac_ns, veth) = two_hosts("x5");
-    let dir = TempDir::new("x5");
-    let mut cap = NetnsCapture::start(&lns_ns, &veth.a, "udp port 1701", &dir, "x5");
+    };
     let opts = xl2tpd_opts("xl2tpd-lns.example", SECRET, false, true);
     let lns = xl2tpd_lns(&lns_ns, &dir, "xlns", &opts);
     let t0 = Instant::now();
@@ -449,7 +311,7 @@ fn v3_to_v2_fallback_against_xl2tpd() {
     lac.wait_event("session up", UP, |f| f.req("tunnel_id") == tid);
     assert!(lns.wait_log("Call established", UP), "xl2tpd log:\n{}", lns.child.log());
     let fallback_took = t0.elapsed();
-    let t = lac.cli_record(&["show", "tunnel", "x"]);
+    let t = lac.cli_record("show tunnel x");
     assert_eq!((t["version"].as_str(), t["state"].as_str()), ("2", "established"), "{t:?}");
 
     let pcap = cap.stop();

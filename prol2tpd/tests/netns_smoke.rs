@@ -14,9 +14,7 @@ fn ping_across_veth_ipv4_and_ipv6() {
     if !require_root_and_netns() {
         return;
     }
-    let a = Netns::new("pinga");
-    let b = Netns::new("pingb");
-    let veth = link_veth(&a, &b, &["192.0.2.1/24", "2001:db8::1/64"], &["192.0.2.2/24", "2001:db8::2/64"]);
+    let (a, b, veth) = two_netns("pinga", "pingb", &["192.0.2.1/24", "2001:db8::1/64"], &["192.0.2.2/24", "2001:db8::2/64"]);
     let dir = TempDir::new("ping");
     let mut cap = NetnsCapture::start(&b, &veth.b, "icmp or icmp6", &dir, "ping");
 
@@ -38,11 +36,9 @@ fn ping_across_veth_ipv4_and_ipv6() {
 
 #[test]
 fn spawned_child_logs_and_is_killed_with_namespace() {
-    if !require_root_and_netns() {
+    let Some((ns, dir)) = one_host("spawn") else {
         return;
-    }
-    let ns = Netns::new("spawn");
-    let dir = TempDir::new("spawn");
+    };
     let log = dir.join("sh.log");
     let mut child = ns.spawn(&["sh", "-c", "echo started; exec sleep 600"], &log);
     assert!(child.wait_log("started", Duration::from_secs(5)), "log: {}", child.log());
@@ -55,16 +51,10 @@ fn spawned_child_logs_and_is_killed_with_namespace() {
 
 #[test]
 fn xl2tpd_lac_reaches_xl2tpd_lns_with_challenge() {
-    if !require_root_and_netns() {
+    if !require_root_and_netns() || !require_programs(&["xl2tpd", "tcpdump"]) {
         return;
     }
-    if !have_program("xl2tpd") || !have_program("tcpdump") {
-        println!("SKIP: xl2tpd or tcpdump not installed (make check installs them)");
-        return;
-    }
-    let lns_ns = Netns::new("xlns");
-    let lac_ns = Netns::new("xlac");
-    let veth = link_veth(&lns_ns, &lac_ns, &["192.0.2.1/24"], &["192.0.2.2/24"]);
+    let (lns_ns, lac_ns, veth) = two_netns("xlns", "xlac", &["192.0.2.1/24"], &["192.0.2.2/24"]);
     let dir = TempDir::new("xl2tpd");
     let mut cap = NetnsCapture::start(&lns_ns, &veth.a, "udp port 1701", &dir, "xl2tpd");
     let secret = Some("s3cr3t-test".to_string());
@@ -92,20 +82,14 @@ fn xl2tpd_lac_reaches_xl2tpd_lns_with_challenge() {
 /// ICCN, then clears the call itself with a CDN once its pppd exits.
 #[test]
 fn xl2tpd_lns_without_pppd_sends_cdn() {
-    if !require_root_and_netns() {
-        return;
-    }
-    if !have_program("xl2tpd") || !have_program("tcpdump") {
-        println!("SKIP: xl2tpd or tcpdump not installed (make check installs them)");
+    if !require_root_and_netns() || !require_programs(&["xl2tpd", "tcpdump"]) {
         return;
     }
     if Path::new("/dev/ppp").exists() {
         println!("SKIP: /dev/ppp exists, pppd may work here");
         return;
     }
-    let lns_ns = Netns::new("nplns");
-    let lac_ns = Netns::new("nplac");
-    let veth = link_veth(&lns_ns, &lac_ns, &["192.0.2.1/24"], &["192.0.2.2/24"]);
+    let (lns_ns, lac_ns, veth) = two_netns("nplns", "nplac", &["192.0.2.1/24"], &["192.0.2.2/24"]);
     let dir = TempDir::new("nopppd");
     let cap = NetnsCapture::start(&lns_ns, &veth.a, "udp port 1701", &dir, "nopppd");
     let lns_opts = Xl2tpdOpts { hostname: "lns.example".into(), fake_pppd: false, ..Default::default() };

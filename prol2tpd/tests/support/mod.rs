@@ -8,10 +8,13 @@
 //! is killed on drop and keeps its output in a log file), and waits for
 //! conditions with [`wait_until`] instead of sleeping. [`NetnsCapture`]
 //! records what goes on the wire and decodes it with `tshark`.
-//! [`xl2tpd_lns`] / [`xl2tpd_lac`] run xl2tpd as a peer.
+//! [`xl2tpd_lns`] / [`xl2tpd_lac`] run xl2tpd as a peer; [`Prol2tpd`] (in
+//! `daemon.rs`) runs prol2tpd itself, reads its `key=value` log events and
+//! drives its `prol2tp` CLI. [`two_netns`] makes the usual two hosts.
 //!
 //! Every test must start with `if !support::require_root_and_netns() { return; }`
-//! so that it skips (with a visible SKIP line) where it cannot run.
+//! (and [`require_programs`] for the peers and capture tools it uses) so that
+//! it skips (with a visible SKIP line) where it cannot run.
 //!
 //! Set `PROL2TP_KEEP_TMP=1` to keep temporary directories (configs, logs,
 //! captures) after a test for inspection.
@@ -27,6 +30,12 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+
+mod daemon;
+
+// Not every test crate uses the prol2tpd harness (netns_smoke does not).
+#[allow(unused_imports)]
+pub use daemon::*;
 
 /// Source of unique suffixes for namespace, interface and directory names
 /// within this test process (combined with the process id across processes).
@@ -78,6 +87,19 @@ pub fn have_program(prog: &str) -> bool {
         return Path::new(prog).exists();
     }
     std::env::var_os("PATH").map(|paths| std::env::split_paths(&paths).any(|d| d.join(prog).is_file())).unwrap_or(false)
+}
+
+/// Returns true when every program in `progs` is found in `PATH`.
+/// Otherwise prints `SKIP: <prog> not installed …` for the first missing one
+/// and returns false.
+pub fn require_programs(progs: &[&str]) -> bool {
+    match progs.iter().find(|p| !have_program(p)) {
+        None => true,
+        Some(prog) => {
+            println!("SKIP: {prog} not installed (make check installs it)");
+            false
+        }
+    }
 }
 
 /// Path of the `prol2tpd` binary Cargo built for this test run.
@@ -248,6 +270,26 @@ pub fn link_veth(a: &Netns, b: &Netns, a_addrs: &[&str], b_addrs: &[&str]) -> Ve
         run_ok(&["ip", "-n", ns.name(), "link", "set", ifname, "up"]);
     }
     pair
+}
+
+/// The set-up of a one-host test: `None` (after a SKIP line) unless
+/// [`require_root_and_netns`]; otherwise a namespace and a temporary
+/// directory named after `tag`.
+pub fn one_host(tag: &str) -> Option<(Netns, TempDir)> {
+    if !require_root_and_netns() {
+        return None;
+    }
+    Some((Netns::new(tag), TempDir::new(tag)))
+}
+
+/// Two hosts: creates namespaces tagged `a_tag` and `b_tag` (see
+/// [`Netns::new`]) and joins them with [`link_veth`] using `a_addrs` and
+/// `b_addrs`.
+pub fn two_netns(a_tag: &str, b_tag: &str, a_addrs: &[&str], b_addrs: &[&str]) -> (Netns, Netns, VethPair) {
+    let a = Netns::new(a_tag);
+    let b = Netns::new(b_tag);
+    let veth = link_veth(&a, &b, a_addrs, b_addrs);
+    (a, b, veth)
 }
 
 /// A process started by [`Netns::spawn`]. Dropping it sends SIGTERM, waits up
