@@ -143,6 +143,12 @@ grep -E "tunnel (created|up)|session (created|up)" "$dir/lac.log" | sed 's/^/   
 echo "-- LNS log:"
 grep -E "tunnel (created|up)|session (created|up)" "$dir/lns.log" | sed 's/^/   /'
 
+echo "-- prol2tp show tunnels (LAC):"
+ip netns exec "$lac" env PROL2TP_CONTROL="$dir/lac.ctl" "$bin/prol2tp" show tunnels | sed 's/^/   /'
+echo "-- prol2tp show tunnels / sessions (LNS; * = created by the peer):"
+ip netns exec "$lns" env PROL2TP_CONTROL="$dir/lns.ctl" "$bin/prol2tp" show tunnels | sed 's/^/   /'
+ip netns exec "$lns" env PROL2TP_CONTROL="$dir/lns.ctl" "$bin/prol2tp" show sessions | sed 's/^/   /'
+
 echo "== tearing down: SIGTERM to the LAC (StopCCN to the LNS)"
 kill -TERM "$lac_pid"
 wait "$lac_pid" || true
