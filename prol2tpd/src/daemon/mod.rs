@@ -24,9 +24,10 @@ use common::signal::{Signal, Signals};
 use common::trace::TraceFlags;
 
 use crate::config::{Config, DataplaneKind, LoadOptions};
+use crate::dataplane::userspace::{DataDrop, FdChange, UserspaceDataplane};
 use crate::dataplane::{Dataplane, NullDataplane};
 use crate::proto::endpoint::{Endpoint, Event};
-use crate::proto::header::Transport;
+use crate::proto::header::{DataPacket, Transport};
 use crate::proto::message::ResultCode;
 use crate::proto::result::{cdn, stop_ccn};
 
@@ -67,6 +68,8 @@ const KEY_SIGNALS: usize = 0;
 /// The control socket (`control.rs`).
 const KEY_CONTROL: usize = 1;
 const KEY_SOCKET0: usize = 2;
+/// Device fds of the userspace data plane: `KEY_DATA0 + token`.
+const KEY_DATA0: usize = 1 << 20;
 
 /// The running daemon.
 pub struct Daemon {
@@ -76,7 +79,7 @@ pub struct Daemon {
     sockets: Vec<L2tpSocket>,
     evloop: EventLoop,
     signals: Signals,
-    dataplane: Box<dyn Dataplane>,
+    dataplane: Plane,
     /// Tunnel instance name → our tunnel id.
     instances: HashMap<String, u32>,
     /// Persisting instances waiting to be dialled again.
@@ -106,15 +109,7 @@ impl Daemon {
             evloop.register(s.fd(), KEY_SOCKET0 + i, Interest::READABLE).map_err(|e| format!("cannot watch socket: {e}"))?;
             log::log(Level::Info, format_args!("listen transport={:?} local={}", s.transport, s.local));
         }
-        let dataplane: Box<dyn Dataplane> = match cfg.system.dataplane {
-            DataplaneKind::Null | DataplaneKind::Auto | DataplaneKind::Userspace | DataplaneKind::Kernel => Box::new(NullDataplane::default()),
-        };
-        if cfg.system.dataplane != DataplaneKind::Null {
-            log::log(
-                Level::Notice,
-                format_args!("dataplane requested={:?} using=null reason=\"kernel and userspace data planes are not built yet\"", cfg.system.dataplane),
-            );
-        }
+        let dataplane = make_dataplane(&cfg);
         let mut ep = Endpoint::new(glue::endpoint_config(&cfg), Rng::from_entropy(), now);
         let cfg = Rc::new(cfg);
         ep.set_acceptor(glue::acceptor(cfg.clone()));
@@ -162,6 +157,8 @@ impl Daemon {
                     self.on_signals();
                 } else if key == KEY_CONTROL {
                     self.on_control(&mut buf);
+                } else if key >= KEY_DATA0 {
+                    self.on_device(key - KEY_DATA0);
                 } else {
                     self.on_readable(key - KEY_SOCKET0, &mut buf);
                 }
@@ -178,7 +175,11 @@ impl Daemon {
         let Some(sock) = self.sockets.get(index) else { return };
         for _ in 0..RECV_BURST {
             match sock.recv(buf) {
-                Ok(Some((from, data))) => self.ep.handle_datagram(Instant::now(), Some(sock.local), from, sock.transport, data),
+                Ok(Some((from, data))) => {
+                    if let Some(pkt) = self.ep.handle_datagram(Instant::now(), Some(sock.local), from, sock.transport, data) {
+                        on_data(&mut self.dataplane, from, sock.transport, &pkt);
+                    }
+                }
                 Ok(None) => return,
                 Err(e) => {
                     log::log(Level::Warning, format_args!("recv local={} error=\"{e}\"", sock.local));
@@ -281,6 +282,7 @@ impl Daemon {
                 progressed = true;
                 self.on_event(now, ev);
             }
+            progressed |= self.apply_fd_changes(now);
             if !progressed {
                 return;
             }
@@ -313,7 +315,7 @@ impl Daemon {
                 ),
             ),
             Event::TunnelUp(t) => {
-                if let Err(e) = self.dataplane.tunnel_up(&t) {
+                if let Err(e) = self.dataplane.get().tunnel_up(&t) {
                     log::log(Level::Error, format_args!("dataplane tunnel_id={} error=\"{e}\"", t.tunnel_id));
                     let r = ResultCode { result: stop_ccn::GENERAL_ERROR, error: None, message: Some(e.to_string()) };
                     let _ = self.ep.close_tunnel(now, t.tunnel_id, Some(r));
@@ -330,7 +332,7 @@ impl Daemon {
                     ),
                 );
                 if was_up {
-                    self.dataplane.tunnel_down(tunnel_id);
+                    self.dataplane.get().tunnel_down(tunnel_id);
                 }
             }
             Event::TunnelDeleted { tunnel_id, name } => {
@@ -364,7 +366,7 @@ impl Daemon {
                         s.tunnel_id, s.session_id, s.peer_tunnel_id, s.peer_session_id
                     ),
                 );
-                if let Err(e) = self.dataplane.session_up(&s) {
+                if let Err(e) = self.dataplane.get().session_up(&s) {
                     log::log(Level::Error, format_args!("dataplane tunnel_id={} session_id={} error=\"{e}\"", s.tunnel_id, s.session_id));
                     let r = ResultCode { result: cdn::GENERAL_ERROR, error: None, message: Some(e.to_string()) };
                     let _ = self.ep.close_session(now, s.tunnel_id, s.session_id, Some(r));
@@ -383,7 +385,7 @@ impl Daemon {
                     ),
                 );
                 if was_up {
-                    self.dataplane.session_down(&info);
+                    self.dataplane.get().session_down(&info);
                 }
             }
             Event::SessionDeleted { tunnel_id, session_id } => {
@@ -395,6 +397,118 @@ impl Daemon {
     /// Time since start.
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
+    }
+}
+
+// ---- Data plane: selection, and the userspace plane's packets and devices.
+
+/// The data plane in use: a boxed one, or the userspace plane, which the
+/// loop also feeds with data packets and device readiness.
+enum Plane {
+    /// Kernel or null: driven through the [`Dataplane`] trait only.
+    Other(Box<dyn Dataplane>),
+    /// The userspace plane (see [`UserspaceDataplane`]).
+    Userspace(UserspaceDataplane),
+}
+
+impl Plane {
+    /// The plane as the lifecycle seam.
+    fn get(&mut self) -> &mut dyn Dataplane {
+        match self {
+            Plane::Other(b) => b.as_mut(),
+            Plane::Userspace(u) => u,
+        }
+    }
+}
+
+/// Chooses the data plane from `[system] dataplane` and logs the choice:
+/// `null` and `userspace` as configured; `auto` and `kernel` take the
+/// userspace plane until the kernel plane is wired in here (`auto` falls
+/// back to null when `/dev/net/tun` is missing). The one place the choice
+/// is made.
+fn make_dataplane(cfg: &Config) -> Plane {
+    let requested = cfg.system.dataplane;
+    let (plane, reason): (Plane, &str) = match requested {
+        DataplaneKind::Null => (Plane::Other(Box::new(NullDataplane::default())), "configured"),
+        DataplaneKind::Userspace => (Plane::Userspace(UserspaceDataplane::new()), "configured"),
+        DataplaneKind::Auto | DataplaneKind::Kernel if UserspaceDataplane::available() => {
+            (Plane::Userspace(UserspaceDataplane::new()), "kernel data plane not built yet")
+        }
+        DataplaneKind::Auto | DataplaneKind::Kernel => {
+            (Plane::Other(Box::new(NullDataplane::default())), "kernel data plane not built yet and no /dev/net/tun")
+        }
+    };
+    let level = if requested == DataplaneKind::Kernel { Level::Warning } else { Level::Notice };
+    let using = match &plane {
+        Plane::Other(b) => b.name(),
+        Plane::Userspace(u) => u.name(),
+    };
+    log::log(level, format_args!("dataplane requested={} using={using} reason=\"{reason}\"", format!("{requested:?}").to_lowercase()));
+    plane
+}
+
+/// A data packet from a control socket: to the userspace plane, or dropped.
+fn on_data(plane: &mut Plane, from: SocketAddr, transport: Transport, pkt: &DataPacket<'_>) {
+    let Plane::Userspace(u) = plane else { return };
+    if let Err(e) = u.handle_data(from, transport, pkt) {
+        let reason = match e {
+            DataDrop::UnknownSession => "unknown-session".to_string(),
+            DataDrop::Refused(e) => e.to_string(),
+            DataDrop::DeviceFull => "device-full".to_string(),
+        };
+        log::trace(log::system_mask(), TraceFlags::DATA, format_args!("drop data from={from} session_id={} reason=\"{reason}\"", pkt.session_id));
+    }
+}
+
+impl Daemon {
+    /// A userspace-plane device is readable: relay its frames to the peers.
+    fn on_device(&mut self, token: usize) {
+        let Plane::Userspace(u) = &mut self.dataplane else { return };
+        u.handle_readable(token);
+        while let Some(tx) = u.poll_transmit() {
+            let sock = self.sockets.iter().find(|s| s.transport == tx.transport && s.local.is_ipv4() == tx.to.is_ipv4());
+            let error = match sock.map(|s| s.send(&tx.bytes, tx.to)) {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => e.to_string(),
+                None => "no socket for this family/transport".to_string(),
+            };
+            u.count_send_error(tx.tunnel_id, tx.session_id);
+            log::trace(
+                log::system_mask(),
+                TraceFlags::DATA,
+                format_args!("drop data to={} tunnel_id={} session_id={} error=\"{error}\"", tx.to, tx.tunnel_id, tx.session_id),
+            );
+        }
+    }
+
+    /// Registers new userspace-plane devices with the loop, deregisters
+    /// (then closes) removed ones, and closes the sessions whose device hung
+    /// up. Returns whether a session was closed (the core has output).
+    fn apply_fd_changes(&mut self, now: Instant) -> bool {
+        let Plane::Userspace(u) = &mut self.dataplane else { return false };
+        let mut closed = false;
+        while let Some(change) = u.poll_fd_change() {
+            match change {
+                FdChange::Added(token) => {
+                    let Some(fd) = u.fd(token) else { continue };
+                    if let Err(e) = self.evloop.register(fd, KEY_DATA0 + token, Interest::READABLE) {
+                        log::log(Level::Error, format_args!("dataplane register token={token} error=\"{e}\""));
+                    }
+                }
+                FdChange::Removed(_, fd) => {
+                    let _ = self.evloop.deregister(std::os::fd::AsFd::as_fd(&fd));
+                    drop(fd);
+                }
+                FdChange::HungUp { token, tunnel_id, session_id, reason } => {
+                    if let Some(fd) = u.fd(token) {
+                        let _ = self.evloop.modify(fd, Interest::NONE);
+                    }
+                    let r = ResultCode { result: cdn::LOST_CARRIER, error: None, message: Some(reason) };
+                    closed |= self.ep.close_session(now, tunnel_id, session_id, Some(r)).is_ok();
+                }
+            }
+        }
+        closed
     }
 }
 

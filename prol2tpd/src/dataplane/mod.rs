@@ -7,6 +7,9 @@
 //! records the requests (protocol tests, and hosts where no data is to be
 //! carried). A failure closes only the tunnel or session concerned.
 
+pub mod kernel;
+pub mod userspace;
+
 use std::fmt;
 
 use crate::proto::endpoint::{SessionInfo, TunnelInfo};

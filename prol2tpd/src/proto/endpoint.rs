@@ -19,7 +19,7 @@ use common::rng::Rng;
 use common::timer::TimerWheel;
 use common::trace::TraceFlags;
 
-use super::header::{parse_packet, ControlHeader, Packet, Transport, Version};
+use super::header::{parse_packet, ControlHeader, DataPacket, Packet, Transport, Version};
 use super::message::{self, DecodeCtx, MessageType, ResultCode};
 use super::result::{cdn, stop_ccn};
 use super::session::{CallType, L2SpecType, Pseudowire, Session, SessionParams};
@@ -591,26 +591,54 @@ impl Endpoint {
     /// Handles one received datagram: `local` is the address it arrived
     /// on, `from` the sender. Malformed packets are counted and dropped;
     /// nothing a peer sends can disturb another tunnel.
-    pub fn handle_datagram(&mut self, now: Instant, local: Option<SocketAddr>, from: SocketAddr, transport: Transport, bytes: &[u8]) {
-        let (header, avps) = match parse_packet(transport, bytes) {
-            Ok(Packet::Control { header, avps }) => (header, avps),
-            Ok(Packet::Data(_)) => {
+    ///
+    /// Returns the parsed data packet when the datagram is one (counted in
+    /// [`EndpointStats::data_packets`], not handled here): the caller hands
+    /// it to its data plane. Control packets return `None`.
+    pub fn handle_datagram<'b>(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddr>,
+        from: SocketAddr,
+        transport: Transport,
+        bytes: &'b [u8],
+    ) -> Option<DataPacket<'b>> {
+        match parse_packet(transport, bytes) {
+            Ok(Packet::Control { header, avps }) => {
+                self.handle_control(now, local, from, transport, &header, avps, bytes);
+                None
+            }
+            Ok(Packet::Data(d)) => {
                 self.sh.stats.data_packets += 1;
-                return;
+                Some(d)
             }
             Err(e) => {
                 self.sh.stats.illegal_messages += 1;
                 common::log::trace(common::log::system_mask(), TraceFlags::XPRT, format_args!("drop from={from} reason=\"{e}\" len={}", bytes.len()));
-                return;
+                None
             }
-        };
+        }
+    }
+
+    /// A received control packet (see [`Endpoint::handle_datagram`]).
+    #[allow(clippy::too_many_arguments)]
+    fn handle_control(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddr>,
+        from: SocketAddr,
+        transport: Transport,
+        header: &ControlHeader,
+        avps: &[u8],
+        bytes: &[u8],
+    ) {
         if header.tunnel_id == 0 {
-            return self.on_tunnel_zero(now, local, from, transport, &header, avps, bytes);
+            return self.on_tunnel_zero(now, local, from, transport, header, avps, bytes);
         }
         let id = header.tunnel_id;
         match self.tunnels.get_mut(&id) {
             Some(t) if t.transport == transport || t.state == TunnelState::WaitCtlReply => {
-                t.handle_packet(&mut cx(now, &mut self.sh), from, &header, avps, bytes);
+                t.handle_packet(&mut cx(now, &mut self.sh), from, header, avps, bytes);
                 self.after(now, id);
             }
             _ => {
