@@ -3,6 +3,7 @@
 #   make              build the workspace (release)
 #   make check        install test tools if missing (apt, needs root), run all tests
 #   make demo         run tests/demo.sh
+#   make lab          run the kernel lab (qemu; tests/lab/README.md)
 #   make install      install into $(DESTDIR)$(PREFIX)  (PREFIX=/usr)
 #                     FIRMWARE=1: example configs go to share/doc/prol2tp/examples
 #                     instead of $(DESTDIR)/etc/prol2tp
@@ -129,6 +130,14 @@ bench:
 	cpu=""; [ -n "$$pin" ] && cpu="--daemon-cpu 0"; \
 	$$pin $(RELEASE_DIR)/prol2tp-bench $$cpu $(BENCH_ARGS) && echo && \
 	$$pin $(RELEASE_DIR)/prol2tp-bench $$cpu --lns-window 64 $(BENCH_ARGS)
+
+# Kernel lab (tests/lab/README.md): boots Debian's kernel under qemu (TCG) with
+# the host root mounted read-only and runs the scenarios of tests/lab/scenarios/
+# in it, each in its own VM; prints each one's wall time and a summary.
+# LAB_SCENARIOS="smoke xl2tpd-pair" picks some. Needs root (apt-get, netns).
+.PHONY: lab
+lab:
+	bash tests/lab/run.sh --all
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,168 @@
+# Helpers for kernel lab scenarios (bash). Source with
+#   . "$LAB_REPO/tests/lab/lib.sh"
+# Scenarios run inside the guest, chrooted into the host's read-only root,
+# with tmpfs on /tmp, /run and /var/lib. Everything a scenario writes goes
+# under $LAB_TMP (a fresh directory in /tmp); files it wants to keep for the
+# host go to $LAB_OUT (build/lab/runs/SCENARIO on the host).
+#
+# Namespaces created with lab_netns are deleted on exit (lab_cleanup runs from
+# an EXIT trap, after the scenario's own cleanup registered with lab_on_exit).
+
+set -u
+
+# shellcheck disable=SC2034 # used by the scenarios
+LAB_TMP=$(mktemp -d /tmp/lab.XXXXXX)
+LAB_NETNS=""
+LAB_EXIT_HOOKS=""
+LAB_T0=$(cut -d' ' -f1 /proc/uptime)
+
+# Prints a progress line with the guest's seconds since the scenario started.
+lab_log() {
+    local t
+    t=$(awk -v a="$LAB_T0" '{ printf "%.1f", $1 - a }' /proc/uptime)
+    echo "[+${t}s] $*"
+}
+
+# Fails the scenario with a message (exit 1, cleanup runs).
+lab_fail() {
+    lab_log "FAIL: $*"
+    exit 1
+}
+
+# Runs "$@" and fails the scenario with the command line if it fails.
+lab_run() {
+    "$@" || lab_fail "command failed ($?): $*"
+}
+
+# lab_wait SECONDS DESCRIPTION CMD...: polls CMD every 0.2 s until it succeeds;
+# fails the scenario after SECONDS.
+lab_wait() {
+    local secs=$1 what=$2 n=0 max
+    shift 2
+    max=$((secs * 5))
+    until "$@" >/dev/null 2>&1; do
+        n=$((n + 1))
+        [ "$n" -lt "$max" ] || lab_fail "timed out after ${secs}s waiting for $what"
+        sleep 0.2
+    done
+    lab_log "ok: $what"
+}
+
+# Registers a shell command to run at exit (last registered runs first).
+lab_on_exit() {
+    LAB_EXIT_HOOKS="$1
+$LAB_EXIT_HOOKS"
+}
+
+# Loads kernel modules (busybox modprobe over the initramfs' modules).
+lab_modprobe() {
+    local m
+    for m in "$@"; do
+        modprobe "$m" || lab_fail "modprobe $m"
+    done
+}
+
+# Succeeds when module NAME is loaded.
+lab_module_loaded() {
+    grep -q "^$1 " /proc/modules
+}
+
+# lab_netns NAME...: creates network namespaces with lo up; deleted at exit.
+lab_netns() {
+    local ns
+    for ns in "$@"; do
+        lab_run ip netns add "$ns"
+        LAB_NETNS="$LAB_NETNS $ns"
+        lab_run ip -n "$ns" link set lo up
+    done
+}
+
+# lab_veth NS1 IF1 ADDR1 NS2 IF2 ADDR2: joins two namespaces with a veth pair
+# and addresses both ends (ADDR with prefix length, e.g. 192.0.2.1/24; IPv6
+# addresses are added with nodad).
+lab_veth() {
+    local ns1=$1 if1=$2 a1=$3 ns2=$4 if2=$5 a2=$6
+    lab_run ip link add "$if1" netns "$ns1" type veth peer name "$if2" netns "$ns2"
+    lab_addr "$ns1" "$if1" "$a1"
+    lab_addr "$ns2" "$if2" "$a2"
+    lab_run ip -n "$ns1" link set "$if1" up
+    lab_run ip -n "$ns2" link set "$if2" up
+}
+
+# lab_addr NS IF ADDR...: adds addresses to an interface.
+lab_addr() {
+    local ns=$1 ifname=$2 a
+    shift 2
+    for a in "$@"; do
+        case $a in
+            *:*) lab_run ip -n "$ns" addr add "$a" dev "$ifname" nodad ;;
+            *) lab_run ip -n "$ns" addr add "$a" dev "$ifname" ;;
+        esac
+    done
+}
+
+# lab_ping NS ADDR [COUNT]: pings ADDR from NS (fails the scenario if no reply).
+lab_ping() {
+    local ns=$1 addr=$2 count=${3:-3}
+    ip netns exec "$ns" ping -n -c "$count" -i 0.2 -W 2 "$addr" \
+        || lab_fail "ping $addr from $ns"
+    lab_log "ok: ping $ns -> $addr"
+}
+
+# Succeeds while process PID exists and is not a zombie.
+lab_alive() {
+    local st
+    st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# lab_kill_wait PID...: sends TERM, then KILL to those still alive after 5 s,
+# and reaps them (when they are children of the scenario's shell).
+lab_kill_wait() {
+    local p n
+    for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "$@"; do
+        n=0
+        while lab_alive "$p" && [ "$n" -lt 25 ]; do
+            sleep 0.2
+            n=$((n + 1))
+        done
+        if lab_alive "$p"; then
+            lab_log "pid $p ignored TERM for 5 s: KILL"
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+        wait "$p" 2>/dev/null || true
+    done
+}
+
+# lab_l2tp_sessions NS: prints one line per kernel L2TP session (id 0, the
+# tunnel's control "session" of PPPoL2TP tunnel sockets, excluded) in network
+# namespace NS: "SESSION_ID PEER_SESSION_ID TX_PACKETS RX_PACKETS", read from
+# l2tp_debugfs (/sys/kernel/debug/l2tp/tunnels, which shows the reader's netns).
+lab_l2tp_sessions() {
+    local ns=$1
+    lab_module_loaded l2tp_debugfs || lab_modprobe l2tp_debugfs
+    [ -e /sys/kernel/debug/l2tp ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+    [ -r /sys/kernel/debug/l2tp/tunnels ] || lab_fail "no /sys/kernel/debug/l2tp/tunnels"
+    nsenter --net="/run/netns/$ns" cat /sys/kernel/debug/l2tp/tunnels | awk '
+        $1 == "SESSION" && $2 ~ /^[0-9]+,$/ { id = $2 + 0; peer = $4 + 0; next }
+        id != "" && $2 == "tx" && $4 == "rx" {
+            split($3, t, "/"); split($5, r, "/")
+            if (id != 0) print id, peer, t[1], r[1]
+            id = ""
+        }'
+}
+
+lab_cleanup() {
+    local rc=$? ns
+    trap - EXIT
+    set +e
+    eval "$LAB_EXIT_HOOKS"
+    for ns in $LAB_NETNS; do
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+        ip netns del "$ns" 2>/dev/null
+    done
+    exit "$rc"
+}
+trap lab_cleanup EXIT
+trap 'exit 130' INT TERM
