@@ -10,6 +10,8 @@
 pub mod control;
 pub mod glue;
 pub mod net;
+mod plane;
+pub mod ppp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,15 +25,14 @@ use common::rng::Rng;
 use common::signal::{Signal, Signals};
 use common::trace::TraceFlags;
 
-use crate::config::{Config, DataplaneKind, LoadOptions};
-use crate::dataplane::userspace::{DataDrop, FdChange, UserspaceDataplane};
-use crate::dataplane::{Dataplane, NullDataplane};
-use crate::proto::endpoint::{Endpoint, Event};
-use crate::proto::header::{DataPacket, Transport};
+use crate::config::{Config, LoadOptions};
+use crate::proto::endpoint::{Endpoint, Event, Transmit};
 use crate::proto::message::ResultCode;
-use crate::proto::result::{cdn, stop_ccn};
+use crate::proto::result::stop_ccn;
 
 use net::L2tpSocket;
+use plane::{on_data, Plane, TunnelSockets, KEY_DATA0, KEY_PLANE0, KEY_TUNNEL0};
+use ppp::PppUnix;
 
 /// Default configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/prol2tp/prol2tpd.conf";
@@ -67,9 +68,8 @@ pub struct Options {
 const KEY_SIGNALS: usize = 0;
 /// The control socket (`control.rs`).
 const KEY_CONTROL: usize = 1;
+/// Listening sockets: `KEY_SOCKET0 + index` (the other ranges are in `plane`).
 const KEY_SOCKET0: usize = 2;
-/// Device fds of the userspace data plane: `KEY_DATA0 + token`.
-const KEY_DATA0: usize = 1 << 20;
 
 /// The running daemon.
 pub struct Daemon {
@@ -80,6 +80,11 @@ pub struct Daemon {
     evloop: EventLoop,
     signals: Signals,
     dataplane: Plane,
+    /// The kernel plane's per-tunnel sockets.
+    tunnel_sockets: TunnelSockets,
+    /// The stock-pppd PPP side (`-p ppp_unix`, the default); `None` when
+    /// other plugins were named.
+    ppp: Option<PppUnix>,
     /// Tunnel instance name → our tunnel id.
     instances: HashMap<String, u32>,
     /// Persisting instances waiting to be dialled again.
@@ -103,13 +108,14 @@ impl Daemon {
         let signals = Signals::new().map_err(|e| format!("cannot set up signals: {e}"))?;
         let mut evloop = EventLoop::new().map_err(|e| format!("cannot create event loop: {e}"))?;
         evloop.register(std::os::fd::AsFd::as_fd(&signals), KEY_SIGNALS, Interest::READABLE).map_err(|e| format!("cannot watch signals: {e}"))?;
-        let sockets = open_sockets(&opts, &cfg)?;
+        let dataplane = plane::make_dataplane(&cfg)?;
+        let sockets = open_sockets(&opts, &cfg, dataplane.get_ref().wants_tunnel_socket())?;
         let control = control::open(&mut evloop, KEY_CONTROL);
         for (i, s) in sockets.iter().enumerate() {
             evloop.register(s.fd(), KEY_SOCKET0 + i, Interest::READABLE).map_err(|e| format!("cannot watch socket: {e}"))?;
-            log::log(Level::Info, format_args!("listen transport={:?} local={}", s.transport, s.local));
+            log::log(Level::Info, format_args!("listen transport={:?} local={}{}", s.transport, s.local, if s.l2tp_ip { " kind=l2tp_ip" } else { "" }));
         }
-        let dataplane = make_dataplane(&cfg);
+        let ppp = (opts.plugins.is_empty() || opts.plugins.iter().any(|p| p == ppp::PLUGIN)).then(|| PppUnix::new(ppp::default_program()));
         let mut ep = Endpoint::new(glue::endpoint_config(&cfg), Rng::from_entropy(), now);
         let cfg = Rc::new(cfg);
         ep.set_acceptor(glue::acceptor(cfg.clone()));
@@ -121,12 +127,15 @@ impl Daemon {
             evloop,
             signals,
             dataplane,
+            tunnel_sockets: TunnelSockets::default(),
+            ppp,
             instances: HashMap::new(),
             redial: Vec::new(),
             shutdown_deadline: None,
             started: now,
             control,
         };
+        d.register_plane_fds()?;
         let names: Vec<String> = d.cfg.tunnels.iter().map(|t| t.name.clone()).collect();
         for name in names {
             d.create_instance(now, &name);
@@ -157,10 +166,14 @@ impl Daemon {
                     self.on_signals();
                 } else if key == KEY_CONTROL {
                     self.on_control(&mut buf);
+                } else if key >= KEY_TUNNEL0 {
+                    self.on_readable(None, key - KEY_TUNNEL0, &mut buf);
                 } else if key >= KEY_DATA0 {
                     self.on_device(key - KEY_DATA0);
+                } else if key >= KEY_PLANE0 {
+                    self.dataplane.get().handle_readable();
                 } else {
-                    self.on_readable(key - KEY_SOCKET0, &mut buf);
+                    self.on_readable(Some(()), key - KEY_SOCKET0, &mut buf);
                 }
             }
             let now = Instant::now();
@@ -171,8 +184,14 @@ impl Daemon {
         }
     }
 
-    fn on_readable(&mut self, index: usize, buf: &mut [u8]) {
-        let Some(sock) = self.sockets.get(index) else { return };
+    /// A listening socket (`listener` is `Some`; `index` into `sockets`)
+    /// or a tunnel's own socket (`index` is its slot) is readable.
+    fn on_readable(&mut self, listener: Option<()>, index: usize, buf: &mut [u8]) {
+        let sock = match listener {
+            Some(()) => self.sockets.get(index),
+            None => self.tunnel_sockets.by_slot(index),
+        };
+        let Some(sock) = sock else { return };
         for _ in 0..RECV_BURST {
             match sock.recv(buf) {
                 Ok(Some((from, data))) => {
@@ -195,7 +214,10 @@ impl Daemon {
             match sig {
                 Signal::Hup => self.reload(),
                 Signal::Term | Signal::Int => self.shutdown(),
-                Signal::Chld => reap_children(),
+                Signal::Chld => {
+                    let statuses = reap_children();
+                    self.on_children(Instant::now(), &statuses);
+                }
             }
         }
     }
@@ -276,12 +298,13 @@ impl Daemon {
             let mut progressed = false;
             while let Some(tx) = self.ep.poll_transmit() {
                 progressed = true;
-                self.send(&tx.bytes, tx.to, tx.transport);
+                self.send(&tx);
             }
             while let Some(ev) = self.ep.poll_event() {
                 progressed = true;
                 self.on_event(now, ev);
             }
+            progressed |= self.poll_plane_events(now);
             progressed |= self.apply_fd_changes(now);
             if !progressed {
                 return;
@@ -289,8 +312,12 @@ impl Daemon {
         }
     }
 
-    fn send(&self, bytes: &[u8], to: SocketAddr, transport: Transport) {
-        let sock = self.sockets.iter().find(|s| s.transport == transport && s.local.is_ipv4() == to.is_ipv4());
+    /// Sends one control packet: through its tunnel's own socket when it
+    /// has one, else the listening socket of its family and transport.
+    fn send(&self, tx: &Transmit) {
+        let (bytes, to, transport) = (&tx.bytes, tx.to, tx.transport);
+        let own = self.tunnel_sockets.get(tx.tunnel_id).filter(|s| s.transport == transport && s.local.is_ipv4() == to.is_ipv4());
+        let sock = own.or_else(|| self.sockets.iter().find(|s| s.transport == transport && s.local.is_ipv4() == to.is_ipv4()));
         match sock {
             Some(s) => {
                 if let Err(e) = s.send(bytes, to) {
@@ -303,24 +330,21 @@ impl Daemon {
 
     fn on_event(&mut self, now: Instant, ev: Event) {
         match ev {
-            Event::TunnelCreated(t) => log::log(
-                Level::Info,
-                format_args!(
-                    "tunnel created tunnel_id={} name={} peer={} version={:?} network_created={}",
-                    t.tunnel_id,
-                    t.name.as_deref().unwrap_or(""),
-                    t.peer,
-                    t.version,
-                    t.network_created
-                ),
-            ),
-            Event::TunnelUp(t) => {
-                if let Err(e) = self.dataplane.get().tunnel_up(&t) {
-                    log::log(Level::Error, format_args!("dataplane tunnel_id={} error=\"{e}\"", t.tunnel_id));
-                    let r = ResultCode { result: stop_ccn::GENERAL_ERROR, error: None, message: Some(e.to_string()) };
-                    let _ = self.ep.close_tunnel(now, t.tunnel_id, Some(r));
-                }
+            Event::TunnelCreated(t) => {
+                log::log(
+                    Level::Info,
+                    format_args!(
+                        "tunnel created tunnel_id={} name={} peer={} version={:?} network_created={}",
+                        t.tunnel_id,
+                        t.name.as_deref().unwrap_or(""),
+                        t.peer,
+                        t.version,
+                        t.network_created
+                    ),
+                );
+                self.plane_tunnel_created(now, &t);
             }
+            Event::TunnelUp(t) => self.plane_tunnel_up(now, &t),
             Event::TunnelDown { tunnel_id, was_up, result } => {
                 log::log(
                     Level::Info,
@@ -331,12 +355,16 @@ impl Daemon {
                         result.message.as_deref().unwrap_or("")
                     ),
                 );
+                if let Some(ppp) = self.ppp.as_mut() {
+                    ppp.stop_tunnel(tunnel_id);
+                }
                 if was_up {
                     self.dataplane.get().tunnel_down(tunnel_id);
                 }
             }
             Event::TunnelDeleted { tunnel_id, name } => {
                 log::log(Level::Info, format_args!("tunnel deleted tunnel_id={tunnel_id}"));
+                self.close_tunnel_socket(tunnel_id);
                 if let Some(name) = name {
                     if self.instances.get(&name) == Some(&tunnel_id) {
                         self.instances.remove(&name);
@@ -366,11 +394,7 @@ impl Daemon {
                         s.tunnel_id, s.session_id, s.peer_tunnel_id, s.peer_session_id
                     ),
                 );
-                if let Err(e) = self.dataplane.get().session_up(&s) {
-                    log::log(Level::Error, format_args!("dataplane tunnel_id={} session_id={} error=\"{e}\"", s.tunnel_id, s.session_id));
-                    let r = ResultCode { result: cdn::GENERAL_ERROR, error: None, message: Some(e.to_string()) };
-                    let _ = self.ep.close_session(now, s.tunnel_id, s.session_id, Some(r));
-                }
+                self.plane_session_up(now, &s);
             }
             Event::SessionDown { info, was_up, result } => {
                 log::log(
@@ -384,6 +408,9 @@ impl Daemon {
                         result.message.as_deref().unwrap_or("")
                     ),
                 );
+                if let Some(pid) = self.ppp.as_mut().and_then(|p| p.stop(info.tunnel_id, info.session_id)) {
+                    log::log(Level::Info, format_args!("ppp stop tunnel_id={} session_id={} pid={pid}", info.tunnel_id, info.session_id));
+                }
                 if was_up {
                     self.dataplane.get().session_down(&info);
                 }
@@ -400,120 +427,10 @@ impl Daemon {
     }
 }
 
-// ---- Data plane: selection, and the userspace plane's packets and devices.
-
-/// The data plane in use: a boxed one, or the userspace plane, which the
-/// loop also feeds with data packets and device readiness.
-enum Plane {
-    /// Kernel or null: driven through the [`Dataplane`] trait only.
-    Other(Box<dyn Dataplane>),
-    /// The userspace plane (see [`UserspaceDataplane`]).
-    Userspace(UserspaceDataplane),
-}
-
-impl Plane {
-    /// The plane as the lifecycle seam.
-    fn get(&mut self) -> &mut dyn Dataplane {
-        match self {
-            Plane::Other(b) => b.as_mut(),
-            Plane::Userspace(u) => u,
-        }
-    }
-}
-
-/// Chooses the data plane from `[system] dataplane` and logs the choice:
-/// `null` and `userspace` as configured; `auto` and `kernel` take the
-/// userspace plane until the kernel plane is wired in here (`auto` falls
-/// back to null when `/dev/net/tun` is missing). The one place the choice
-/// is made.
-fn make_dataplane(cfg: &Config) -> Plane {
-    let requested = cfg.system.dataplane;
-    let (plane, reason): (Plane, &str) = match requested {
-        DataplaneKind::Null => (Plane::Other(Box::new(NullDataplane::default())), "configured"),
-        DataplaneKind::Userspace => (Plane::Userspace(UserspaceDataplane::new()), "configured"),
-        DataplaneKind::Auto | DataplaneKind::Kernel if UserspaceDataplane::available() => {
-            (Plane::Userspace(UserspaceDataplane::new()), "kernel data plane not built yet")
-        }
-        DataplaneKind::Auto | DataplaneKind::Kernel => {
-            (Plane::Other(Box::new(NullDataplane::default())), "kernel data plane not built yet and no /dev/net/tun")
-        }
-    };
-    let level = if requested == DataplaneKind::Kernel { Level::Warning } else { Level::Notice };
-    let using = match &plane {
-        Plane::Other(b) => b.name(),
-        Plane::Userspace(u) => u.name(),
-    };
-    log::log(level, format_args!("dataplane requested={} using={using} reason=\"{reason}\"", format!("{requested:?}").to_lowercase()));
-    plane
-}
-
-/// A data packet from a control socket: to the userspace plane, or dropped.
-fn on_data(plane: &mut Plane, from: SocketAddr, transport: Transport, pkt: &DataPacket<'_>) {
-    let Plane::Userspace(u) = plane else { return };
-    if let Err(e) = u.handle_data(from, transport, pkt) {
-        let reason = match e {
-            DataDrop::UnknownSession => "unknown-session".to_string(),
-            DataDrop::Refused(e) => e.to_string(),
-            DataDrop::DeviceFull => "device-full".to_string(),
-        };
-        log::trace(log::system_mask(), TraceFlags::DATA, format_args!("drop data from={from} session_id={} reason=\"{reason}\"", pkt.session_id));
-    }
-}
-
-impl Daemon {
-    /// A userspace-plane device is readable: relay its frames to the peers.
-    fn on_device(&mut self, token: usize) {
-        let Plane::Userspace(u) = &mut self.dataplane else { return };
-        u.handle_readable(token);
-        while let Some(tx) = u.poll_transmit() {
-            let sock = self.sockets.iter().find(|s| s.transport == tx.transport && s.local.is_ipv4() == tx.to.is_ipv4());
-            let error = match sock.map(|s| s.send(&tx.bytes, tx.to)) {
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => e.to_string(),
-                None => "no socket for this family/transport".to_string(),
-            };
-            u.count_send_error(tx.tunnel_id, tx.session_id);
-            log::trace(
-                log::system_mask(),
-                TraceFlags::DATA,
-                format_args!("drop data to={} tunnel_id={} session_id={} error=\"{error}\"", tx.to, tx.tunnel_id, tx.session_id),
-            );
-        }
-    }
-
-    /// Registers new userspace-plane devices with the loop, deregisters
-    /// (then closes) removed ones, and closes the sessions whose device hung
-    /// up. Returns whether a session was closed (the core has output).
-    fn apply_fd_changes(&mut self, now: Instant) -> bool {
-        let Plane::Userspace(u) = &mut self.dataplane else { return false };
-        let mut closed = false;
-        while let Some(change) = u.poll_fd_change() {
-            match change {
-                FdChange::Added(token) => {
-                    let Some(fd) = u.fd(token) else { continue };
-                    if let Err(e) = self.evloop.register(fd, KEY_DATA0 + token, Interest::READABLE) {
-                        log::log(Level::Error, format_args!("dataplane register token={token} error=\"{e}\""));
-                    }
-                }
-                FdChange::Removed(_, fd) => {
-                    let _ = self.evloop.deregister(std::os::fd::AsFd::as_fd(&fd));
-                    drop(fd);
-                }
-                FdChange::HungUp { token, tunnel_id, session_id, reason } => {
-                    if let Some(fd) = u.fd(token) {
-                        let _ = self.evloop.modify(fd, Interest::NONE);
-                    }
-                    let r = ResultCode { result: cdn::LOST_CARRIER, error: None, message: Some(reason) };
-                    closed |= self.ep.close_session(now, tunnel_id, session_id, Some(r)).is_ok();
-                }
-            }
-        }
-        closed
-    }
-}
-
-/// Opens the UDP sockets and the raw IP ones for L2TPv3 over IP.
-fn open_sockets(opts: &Options, cfg: &Config) -> Result<Vec<L2tpSocket>, String> {
+/// Opens the UDP sockets and, for L2TPv3 over IP, the raw IP ones, or
+/// with the kernel data plane (`kernel_ip`) `IPPROTO_L2TP` ones: with
+/// `l2tp_ip` loaded a raw socket would also copy every data packet.
+fn open_sockets(opts: &Options, cfg: &Config, kernel_ip: bool) -> Result<Vec<L2tpSocket>, String> {
     let port = opts.udp_port.unwrap_or(cfg.system.udp_port);
     let addrs = if cfg.system.listen.is_empty() { net::default_listen() } else { cfg.system.listen.clone() };
     let mut out = Vec::new();
@@ -529,7 +446,8 @@ fn open_sockets(opts: &Options, cfg: &Config) -> Result<Vec<L2tpSocket>, String>
     // L2TPv3 over IP (RFC 3931 §4.1.1): always listened for, since a peer
     // may open such a tunnel whatever our own profiles say.
     for ip in &addrs {
-        match net::ip_socket(*ip) {
+        let s = if kernel_ip { net::l2tp_ip_listen_socket(*ip) } else { net::ip_socket(*ip) };
+        match s {
             Ok(s) => out.push(s),
             Err(e) => log::log(Level::Info, format_args!("listen transport=ip local={ip} error=\"{e}\"")),
         }
@@ -540,12 +458,16 @@ fn open_sockets(opts: &Options, cfg: &Config) -> Result<Vec<L2tpSocket>, String>
     Ok(out)
 }
 
-/// Reaps exited children without blocking (hook scripts and pppd, later).
-fn reap_children() {
+/// Reaps exited children without blocking (pppd, hook scripts) and
+/// returns their statuses.
+fn reap_children() -> Vec<nix::sys::wait::WaitStatus> {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let mut out = Vec::new();
     while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
         if status == WaitStatus::StillAlive {
             break;
         }
+        out.push(status);
     }
+    out
 }

@@ -6,11 +6,20 @@
 //! relay where the modules are missing, or [`NullDataplane`], which only
 //! records the requests (protocol tests, and hosts where no data is to be
 //! carried). A failure closes only the tunnel or session concerned.
+//!
+//! The lifecycle calls answer at once; what a plane learns later (the
+//! kernel's answers to netlink requests) it reports through
+//! [`Dataplane::poll_event`] after the daemon saw one of its
+//! [`Dataplane::fds`] readable and called [`Dataplane::handle_readable`].
+//! Those methods have do-nothing defaults, so a plane that answers
+//! everything synchronously (null, userspace) implements only the five
+//! lifecycle calls.
 
 pub mod kernel;
 pub mod userspace;
 
 use std::fmt;
+use std::os::fd::{BorrowedFd, RawFd};
 
 use crate::proto::endpoint::{SessionInfo, TunnelInfo};
 
@@ -34,6 +43,48 @@ impl fmt::Display for DataplaneError {
 
 impl std::error::Error for DataplaneError {}
 
+/// Something a data plane reports after the call that caused it
+/// ([`Dataplane::poll_event`]).
+#[derive(Debug)]
+pub enum DataplaneEvent {
+    /// Setting up a tunnel (`session_id` `None`) or session failed: close
+    /// it (StopCCN / CDN with a General Error result, RFC 2661 §4.4.2).
+    Failed {
+        /// Our tunnel id.
+        tunnel_id: u32,
+        /// Our session id, for a session.
+        session_id: Option<u32>,
+        /// What failed, with the kernel's errno.
+        error: DataplaneError,
+    },
+    /// The PPP channel of a PPP session is ready: start the PPP side on
+    /// [`Dataplane::ppp_socket`].
+    PppReady {
+        /// Our tunnel id.
+        tunnel_id: u32,
+        /// Our session id.
+        session_id: u32,
+    },
+    /// The interface of an Ethernet or VLAN pseudowire is up.
+    InterfaceUp {
+        /// Our tunnel id.
+        tunnel_id: u32,
+        /// Our session id.
+        session_id: u32,
+        /// The interface carrying the frames (`l2tpeth0`, `l2tpeth0.100`).
+        ifname: String,
+    },
+    /// Counters asked for (kernel plane: `request_*_stats`).
+    Stats {
+        /// Our tunnel id.
+        tunnel_id: u32,
+        /// Our session id, for session counters.
+        session_id: Option<u32>,
+        /// The counters, or why they could not be read.
+        result: Result<kernel::netlink::Stats, DataplaneError>,
+    },
+}
+
 /// One data plane. Calls come from the daemon's single thread and must
 /// not block.
 pub trait Dataplane {
@@ -47,6 +98,32 @@ pub trait Dataplane {
     fn session_up(&mut self, session: &SessionInfo) -> Result<(), DataplaneError>;
     /// The session is gone: stop carrying it.
     fn session_down(&mut self, session: &SessionInfo);
+
+    /// True when the plane needs a socket of its own per tunnel, given
+    /// with [`Dataplane::attach_tunnel_socket`] before `tunnel_up` (the
+    /// kernel plane: a connected UDP socket, or an `IPPROTO_L2TP` one).
+    fn wants_tunnel_socket(&self) -> bool {
+        false
+    }
+    /// The daemon's socket for `tunnel_id`, before `tunnel_up`. The daemon
+    /// keeps owning it and keeps it open until after `tunnel_down`.
+    fn attach_tunnel_socket(&mut self, _tunnel_id: u32, _fd: RawFd) {}
+    /// Fds whose readability the daemon reports with
+    /// [`Dataplane::handle_readable`] (none by default).
+    fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        Vec::new()
+    }
+    /// One of [`Dataplane::fds`] is readable: read what is queued. Never blocks.
+    fn handle_readable(&mut self) {}
+    /// The next asynchronous result, if any.
+    fn poll_event(&mut self) -> Option<DataplaneEvent> {
+        None
+    }
+    /// The PPP channel of a PPP session, once [`DataplaneEvent::PppReady`]
+    /// was reported (a PPPoL2TP socket for the kernel plane).
+    fn ppp_socket(&self, _tunnel_id: u32, _session_id: u32) -> Option<BorrowedFd<'_>> {
+        None
+    }
 }
 
 /// A request recorded by [`NullDataplane`].

@@ -35,9 +35,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 
 use common::log::{self, Level};
 
-use self::netlink::{
-    pw_type, Family, LinkRequest, NetlinkSocket, Protocol, Reply, ReplyError, SessionCreate, Stats, TunnelCreate, TunnelSocket, L2TP_GENL_NAME,
-};
+use self::netlink::{pw_type, Family, LinkRequest, NetlinkSocket, Protocol, Reply, ReplyError, SessionCreate, TunnelCreate, TunnelSocket, L2TP_GENL_NAME};
 use super::{Dataplane, DataplaneError};
 use crate::proto::endpoint::{SessionInfo, TunnelInfo};
 use crate::proto::header::{Transport, Version};
@@ -54,46 +52,7 @@ pub struct EthSettings {
     pub bridge: Option<String>,
 }
 
-/// Something the kernel data plane reports after the call that caused it.
-#[derive(Debug)]
-pub enum DataplaneEvent {
-    /// Setting up a tunnel (`session_id` `None`) or session failed: close
-    /// it (StopCCN / CDN with a General Error result).
-    Failed {
-        /// Our tunnel id.
-        tunnel_id: u32,
-        /// Our session id, for a session.
-        session_id: Option<u32>,
-        /// What failed, with the kernel's errno.
-        error: DataplaneError,
-    },
-    /// The PPPoL2TP socket of a PPP session is connected: start the PPP
-    /// side on [`KernelDataplane::ppp_socket`].
-    PppReady {
-        /// Our tunnel id.
-        tunnel_id: u32,
-        /// Our session id.
-        session_id: u32,
-    },
-    /// The interface of an Ethernet or VLAN pseudowire is up.
-    InterfaceUp {
-        /// Our tunnel id.
-        tunnel_id: u32,
-        /// Our session id.
-        session_id: u32,
-        /// The interface carrying the frames (`l2tpeth0`, `l2tpeth0.100`).
-        ifname: String,
-    },
-    /// Counters asked for with `request_*_stats`.
-    Stats {
-        /// Our tunnel id.
-        tunnel_id: u32,
-        /// Our session id, for session counters.
-        session_id: Option<u32>,
-        /// The counters, or why the kernel could not give them.
-        result: Result<Stats, DataplaneError>,
-    },
-}
+pub use super::DataplaneEvent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
@@ -464,6 +423,30 @@ pub fn session_create_request(s: &SessionInfo) -> SessionCreate {
 impl Dataplane for KernelDataplane {
     fn name(&self) -> &'static str {
         "kernel"
+    }
+
+    fn wants_tunnel_socket(&self) -> bool {
+        true
+    }
+
+    fn attach_tunnel_socket(&mut self, tunnel_id: u32, fd: RawFd) {
+        KernelDataplane::attach_tunnel_socket(self, tunnel_id, fd);
+    }
+
+    fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        KernelDataplane::fds(self).to_vec()
+    }
+
+    fn handle_readable(&mut self) {
+        KernelDataplane::handle_readable(self);
+    }
+
+    fn poll_event(&mut self) -> Option<DataplaneEvent> {
+        KernelDataplane::poll_event(self)
+    }
+
+    fn ppp_socket(&self, tunnel_id: u32, session_id: u32) -> Option<BorrowedFd<'_>> {
+        KernelDataplane::ppp_socket(self, tunnel_id, session_id)
     }
 
     fn tunnel_up(&mut self, tunnel: &TunnelInfo) -> Result<(), DataplaneError> {

@@ -6,11 +6,12 @@
 //! `socket`, `bind` and `connect` are unsafe, each with its `// SAFETY:`.
 //!
 //! Also here, safe: the per-tunnel connected UDP socket the daemon must
-//! give the kernel (`L2TP_ATTR_FD`), and interface index lookup.
+//! give the kernel (`L2TP_ATTR_FD`), and interface index lookup; and the
+//! one `pre_exec` hook that keeps the PPPoL2TP socket open for pppd.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -173,11 +174,67 @@ pub fn pppol2tp_connect(a: &PppoL2tpAddr) -> io::Result<OwnedFd> {
 /// sends get it prepended. Errors: `EPROTONOSUPPORT` without the modules,
 /// `EADDRINUSE` when the tunnel id is bound already.
 pub fn l2tp_ip_tunnel_socket(local: IpAddr, peer: IpAddr, tunnel_id: u32, peer_tunnel_id: u32) -> io::Result<OwnedFd> {
+    let fd = l2tp_ip_socket(local, tunnel_id)?;
+    l2tp_ip_connect(fd.as_fd(), peer, peer_tunnel_id)?;
+    Ok(fd)
+}
+
+/// Opens a non-blocking L2TP/IP socket bound to `local` (the wildcard
+/// allowed) and Connection ID `conn_id`, not connected. Bound to
+/// `conn_id` 0 it receives the control messages sent to Tunnel ID 0
+/// (SCCRQ, RFC 3931 §4.1.1.1) and the stateless answers to them: the
+/// listening socket of the kernel data plane. Bound to our tunnel id it
+/// receives that tunnel's control messages (the kernel finds the socket
+/// by the Control Connection ID in the header), which is why a tunnel
+/// needs it from the moment its id is known. Errors as
+/// [`l2tp_ip_tunnel_socket`].
+pub fn l2tp_ip_socket(local: IpAddr, conn_id: u32) -> io::Result<OwnedFd> {
     let domain = if local.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     let fd = new_socket(domain, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, IPPROTO_L2TP)?;
-    bind_raw(&fd, &l2tpip_sockaddr(local, tunnel_id))?;
-    connect_raw(&fd, &l2tpip_sockaddr(peer, peer_tunnel_id))?;
+    bind_raw(&fd, &l2tpip_sockaddr(local, conn_id))?;
     Ok(fd)
+}
+
+/// Connects an L2TP/IP socket to `peer` and its tunnel id (again, when
+/// the peer's id became known after the socket was bound).
+pub fn l2tp_ip_connect(fd: BorrowedFd<'_>, peer: IpAddr, peer_tunnel_id: u32) -> io::Result<()> {
+    let addr = l2tpip_sockaddr(peer, peer_tunnel_id);
+    let len = libc::socklen_t::try_from(addr.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: as in `connect_raw`: a live buffer of `len` octets, copied;
+    // `fd` is a borrowed, open descriptor.
+    check(unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr().cast(), len) })?;
+    Ok(())
+}
+
+/// Prepares the child `cmd` spawns for running pppd: `fd` stays open
+/// across `exec` (`FD_CLOEXEC` cleared between fork and exec, in the
+/// child only; the parent's descriptor keeps the flag), and the child
+/// starts with no blocked signals and SIGPIPE at its default, whatever the
+/// daemon's signal fd blocked and ignored (both survive `exec`; a pppd
+/// with SIGTERM and SIGCHLD blocked would never stop nor reap its
+/// scripts). `fd` must be above 2, since the child's stdin/stdout/stderr
+/// are set up before.
+pub fn prepare_child(cmd: &mut std::process::Command, fd: RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls fcntl(2), sigemptyset(3), sigprocmask(2) and signal(2), which
+    // are async-signal-safe; it allocates nothing and uses only its own
+    // stack (the zeroed sigset_t is a plain integer array, which
+    // sigemptyset then initialises).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            Ok(())
+        });
+    }
 }
 
 /// Opens the connected UDP socket of one tunnel: non-blocking,
