@@ -1,7 +1,8 @@
 # Top-level Makefile of the prol2tp suite.
 #
 #   make              build the workspace (release)
-#   make check        install test tools if missing (apt, needs root), run all tests
+#   make check        install test tools if missing (apt, needs root), run the kernel
+#                     lab (LAB=0 skips it) and all tests
 #   make demo         run tests/demo.sh
 #   make lab          run the kernel lab (qemu; tests/lab/README.md)
 #   make install      install into $(DESTDIR)$(PREFIX)  (PREFIX=/usr)
@@ -68,7 +69,13 @@ test-deps:
 # cargo-nextest runs each test in its own process (parallel, clean isolation
 # for namespace tests) but not doctests, so those run first with cargo
 # test --doc (nextest's summary then closes the output).
+# The kernel lab (qemu) runs first, on a debug build of the daemon; then the
+# Rust tests, whose summary closes the output. LAB=0 skips the lab.
+LAB ?= 1
 check: test-deps
+	@if [ "$(LAB)" = 1 ]; then \
+	    $(CARGO) build -p prol2tpd && bash tests/lab/run.sh --all || exit 1; \
+	fi
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	    echo "$(CARGO) test --workspace --doc" && \
 	    $(CARGO) test --workspace --doc && \

@@ -256,7 +256,7 @@ run_scenario() {
 # Runs every scenario (or those named in LAB_SCENARIOS), each in its own VM,
 # and prints a summary; fails if any failed.
 run_all() {
-    local t0 s rc=0 st ts summary="" list=${LAB_SCENARIOS:-}
+    local t0 s rc=0 st ts summary="" list=${LAB_SCENARIOS:-} passed=0 failed=0
     t0=$(now)
     prepare
     [ -n "$list" ] || list="selftest smoke $(ls "$LAB_SRC/scenarios" | sed -n 's/\.sh$//p' \
@@ -265,7 +265,7 @@ run_all() {
         ts=$(now)
         st=0
         "$0" "$s" || st=$?
-        [ "$st" = 0 ] || rc=1
+        if [ "$st" = 0 ]; then passed=$((passed + 1)); else rc=1; failed=$((failed + 1)); fi
         summary="$summary$(printf '%-24s %-4s status=%-3s %6ss' "$s" \
             "$([ "$st" = 0 ] && echo PASS || echo FAIL)" "$st" "$(elapsed "$ts" "$(now)")")
 "
@@ -273,6 +273,7 @@ run_all() {
     echo "----- kernel lab summary (kernel $KVER) -----"
     printf '%s' "$summary"
     echo "total $(elapsed "$t0" "$(now)")s"
+    echo "lab: $passed passed, $failed failed"
     return "$rc"
 }
 

@@ -150,8 +150,9 @@ impl Daemon {
             self.drain(Instant::now());
             let now = Instant::now();
             if let Some(deadline) = self.shutdown_deadline {
-                if self.ep.tunnels().next().is_none() || now >= deadline {
-                    log::log(Level::Notice, format_args!("exit tunnels_left={}", self.ep.tunnels().count()));
+                if self.ep.tunnels().all(|t| t.quiescent()) || now >= deadline {
+                    // tunnels_left: tunnels whose StopCCN the peer has not acknowledged.
+                    log::log(Level::Notice, format_args!("exit tunnels_left={}", self.ep.tunnels().filter(|t| !t.quiescent()).count()));
                     return Ok(());
                 }
             }

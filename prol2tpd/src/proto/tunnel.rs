@@ -1029,6 +1029,15 @@ impl Tunnel {
         }
     }
 
+    /// True when nothing we sent on this tunnel still waits for the peer:
+    /// it is closing and the channel holds no unacknowledged message. A
+    /// daemon shutting down need not wait for such a tunnel's hold period
+    /// (RFC 2661 §5.7 asks the hold of the StopCCN's receiver, which only
+    /// matters while the process lives).
+    pub fn quiescent(&self) -> bool {
+        self.state == TunnelState::Closing && self.chan.is_idle()
+    }
+
     /// True once a Closing tunnel may be forgotten.
     pub(crate) fn finished(&self, now: Instant) -> bool {
         self.state == TunnelState::Closing && self.close_deadline.is_some_and(|d| now >= d)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # prol2tpd against prol2tpd, L2TPv3 Ethernet pseudowire with cookies, kernel
-# data plane (issue 3, done item 3, in part): over UDP/IPv4 and over
+# data plane (issue 3, done item 3, in part): over UDP/IPv4, UDP/IPv6,
 # IP/IPv6 and IP/IPv4. For each: both daemons report their l2tpeth
 # interface up, the kernel session carries the configured cookies, ping
 # crosses the pseudowire both ways, and after SIGTERM to both daemons no
@@ -41,7 +41,7 @@ no_l2tp_left() { # NS
 }
 
 run() { # TAG ENCAP LNS_PEER
-    local tag=$1 encap=$2 peer=$3 lns_if lac_if
+    local tag=$1 encap=$2 peer=$3 lns_if lac_if lac_addr
     lab_netns "lns$tag" "lac$tag"
     lab_veth "lns$tag" "v-lns$tag" 192.0.2.1/24 "lac$tag" "v-lac$tag" 192.0.2.2/24
     lab_addr "lns$tag" "v-lns$tag" 2001:db8::1/64
@@ -98,7 +98,10 @@ CONF
     lac_if=$(ifname_of "$D/lac$tag.log")
     [ "$lac_if" = pw0 ] || lab_fail "$tag: LAC interface is '$lac_if', not pw0"
     ip -n "lns$tag" l2tp show session
+    ip -n "lns$tag" l2tp show tunnel
     ip -n "lns$tag" l2tp show tunnel | grep -qi "encap $encap" || lab_fail "$tag: LNS kernel tunnel is not encap $encap"
+    case $peer in *:*) lac_addr=2001:db8::2 ;; *) lac_addr=192.0.2.2 ;; esac
+    ip -n "lns$tag" l2tp show tunnel | grep -q "From $peer to $lac_addr\$" || lab_fail "$tag: LNS kernel tunnel is not $peer -> $lac_addr"
     ip -n "lns$tag" l2tp show session | grep -q "cookie 5e6f7a8b" || lab_fail "$tag: LNS kernel session lacks its cookie"
     ip -n "lac$tag" l2tp show session | grep -q "cookie 1a2b3c4d5e6f7081" || lab_fail "$tag: LAC kernel session lacks its cookie"
     lab_addr "lns$tag" "$lns_if" 203.0.113.1/24
@@ -113,6 +116,7 @@ CONF
 }
 
 run u4 udp 192.0.2.1
+run u6 udp 2001:db8::1
 run i6 ip 2001:db8::1
 run i4 ip 192.0.2.1
 LAB_PASSED=1
