@@ -59,6 +59,14 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts "$H/dev/pts"
 mkdir -p "$H/run/lock" "$H/run/lab/out" "$H/run/lab/bin" "$H/run/lab/initrd"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out "$H/run/lab/out" \
     || { say "cannot mount the run directory (9p tag out)"; finish 125; }
+# The repository at its own path (run.sh writes it to repo_path): it may live
+# under /tmp, which is a fresh tmpfs in here and would hide it.
+if [ -s "$H/run/lab/out/repo_path" ]; then
+    R=$(cat "$H/run/lab/out/repo_path")
+    mkdir -p "$H$R" 2>/dev/null
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro repo "$H$R" \
+        || { say "cannot mount the repository (9p tag repo)"; finish 125; }
+fi
 # The initramfs itself, so that the chroot can use its modprobe and modules.
 mount --bind / "$H/run/lab/initrd"
 cat >"$H/run/lab/bin/modprobe" <<'EOF'

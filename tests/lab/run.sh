@@ -221,6 +221,7 @@ run_scenario() {
     write_job "$scen" "$name" "$@"
     log "scenario=$name kernel=$KVER initramfs=$(basename "$INITRD") prepare=$(elapsed "$t0" "$t1")s"
     rc=0
+    printf '%s\n' "$REPO" >"$RUN/repo_path"
     timeout -k 10 $((TIMEOUT + 120)) qemu-system-x86_64 \
         -accel tcg -cpu max -m "$MEM" -smp "$SMP" \
         -nodefaults -no-user-config -display none -no-reboot \
@@ -229,6 +230,7 @@ run_scenario() {
         -serial "file:$RUN/console.log" \
         -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
         -virtfs "local,path=$RUN,mount_tag=out,security_model=none,multidevs=remap" \
+        -virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" \
         </dev/null >"$RUN/qemu.log" 2>&1 || rc=$?
     local t2 result
     t2=$(now)
