@@ -105,7 +105,17 @@ fn every_command_against_lac_and_lns() {
 
 fn check_show_system(d: &Prol2tpd) {
     let text = d.cli_ok("show system");
-    assert_values(&text, &[("host_name", "lac.test"), ("tunnels", "1"), ("sessions", "1"), ("dataplane", "null"), ("version", env!("CARGO_PKG_VERSION"))]);
+    assert_values(
+        &text,
+        &[
+            ("host_name", "lac.test"),
+            ("tunnels", "1"),
+            ("sessions", "1"),
+            ("dataplane", "null"),
+            ("dataplane_requested", "null"),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ],
+    );
     assert!(text_value(&text, "listen").is_some_and(|l| l.contains("udp:192.0.2.2:1701")), "{text}");
     assert!(text_value(&text, "router_id").is_some() && text_value(&text, "uptime").is_some(), "{text}");
     let json = d.cli_ok("-j show system");
@@ -157,6 +167,9 @@ fn check_show_sessions(lac: &Prol2tpd, lns: &Prol2tpd) {
     }
     let text = lac.cli_ok("show session t1 s1");
     assert_values(&text, &[("state", "established"), ("pseudowire", "PPP")]);
+    // The null plane keeps no data counters: the fields are left out.
+    assert!(!text.contains("data_"), "{text}");
+    assert!(!lac.cli_ok("show tunnel t1").contains("data_"), "null plane reported tunnel data counters");
     assert!(text_value(&text, "peer_session_id").is_some_and(|v| v != "0"), "{text}");
     let text = lns.cli_ok("show sessions");
     let lines: Vec<&str> = text.lines().collect();

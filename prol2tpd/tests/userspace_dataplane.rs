@@ -5,11 +5,13 @@
 //! the two TAP interfaces both ways. Over IP, a forged packet with a wrong
 //! cookie is injected too and must be counted and dropped.
 //!
-//! The session counters come from the `dataplane session down` line each
-//! daemon logs when its session ends (at SIGTERM).
+//! The session counters are read twice: live through `prol2tp show session`
+//! (text, and `-j`), before and after the pings, and from the `dataplane
+//! session down` line each daemon logs when its session ends (at SIGTERM).
 
 mod support;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use support::*;
@@ -64,6 +66,58 @@ fn interface_of(d: &Prol2tpd<'_>) -> String {
     f.req("interface").to_string()
 }
 
+/// `(tunnel_id, session_id)` of the daemon's session (from its
+/// `dataplane session up` line).
+fn ids_of(d: &Prol2tpd<'_>) -> (String, String) {
+    let f = d.wait_event("dataplane session up", UP_TIMEOUT, |_| true);
+    (f.req("tunnel_id").to_string(), f.req("session_id").to_string())
+}
+
+/// The session's record in `prol2tp show session T S`.
+fn show_session(d: &Prol2tpd<'_>) -> HashMap<String, String> {
+    let (t, s) = ids_of(d);
+    d.cli_record(&format!("show session {t} {s}"))
+}
+
+/// Field `key` of a `show` record, as a number.
+fn num(r: &HashMap<String, String>, key: &str) -> u64 {
+    let v = r.get(key).unwrap_or_else(|| panic!("no {key} in {r:?}"));
+    v.parse().unwrap_or_else(|e| panic!("{key}={v}: {e}"))
+}
+
+/// Number `key` in the one-object JSON `out` of `prol2tp -j`.
+fn json_num(out: &str, key: &str) -> Option<u64> {
+    let i = out.find(&format!("\"{key}\":"))?.checked_add(key.len() + 3)?;
+    let digits: String = out.get(i..)?.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Live counters of both daemons' sessions after the pings, compared with
+/// `before`: 3 echo requests and 3 replies crossed each way, so each side
+/// sent and received at least 6 frames of at least 98 octets (Ethernet +
+/// IPv4 + ICMP echo with 56 octets of data). The tunnel's counters cover
+/// the session's; `-j` carries the same fields.
+fn check_live_counters(lns: &Prol2tpd<'_>, lac: &Prol2tpd<'_>, before: &[HashMap<String, String>; 2]) {
+    for (d, before) in [lns, lac].into_iter().zip(before) {
+        let after = show_session(d);
+        for dir in ["rx", "tx"] {
+            let moved = num(&after, &format!("data_{dir}_packets")).saturating_sub(num(before, &format!("data_{dir}_packets")));
+            assert!(moved >= 6, "data_{dir}_packets moved by {moved}: before {before:?} after {after:?}");
+            let octets = num(&after, &format!("data_{dir}_octets")).saturating_sub(num(before, &format!("data_{dir}_octets")));
+            assert!(octets >= 6 * 98, "data_{dir}_octets moved by {octets}: {after:?}");
+            assert_eq!(num(&after, &format!("data_{dir}_errors")), 0, "{after:?}");
+        }
+        assert_eq!(num(&after, "data_rx_seq_discards"), 0, "{after:?}");
+        let (t, s) = ids_of(d);
+        let json = d.cli_ok(&format!("-j show session {t} {s}"));
+        assert!(json_num(&json, "data_rx_packets").is_some_and(|n| n >= num(&after, "data_rx_packets")), "{json}");
+        let tunnel = d.cli_record(&format!("show tunnel {t}"));
+        assert!(num(&tunnel, "data_tx_packets") >= num(&after, "data_tx_packets"), "{tunnel:?}");
+        assert!(num(&tunnel, "data_rx_octets") >= num(&after, "data_rx_octets"), "{tunnel:?}");
+        assert_eq!(d.cli_record("show system").get("dataplane").map(String::as_str), Some("userspace"));
+    }
+}
+
 /// Counter `key` of the daemon's `dataplane session down` line.
 fn counter(d: &Prol2tpd<'_>, key: &str) -> u64 {
     let f = d.wait_event("dataplane session down", Duration::from_secs(5), |_| true);
@@ -106,13 +160,18 @@ fn run(pw: &Pw, check: impl FnOnce(&Prol2tpd<'_>, &Prol2tpd<'_>, bool, bool)) {
         assert!(String::from_utf8_lossy(&link.stdout).contains(",UP"), "{ifname} not up");
         ns.exec_ok(&["ip", "addr", "add", addr, "dev", ifname]);
     }
+    let before = [show_session(&lns), show_session(&lac)];
     let there = ping(&lac_ns, "203.0.113.1");
     let back = ping(&lns_ns, "203.0.113.2");
+    if there && back {
+        check_live_counters(&lns, &lac, &before);
+    }
     if pw.forge {
         forge_wrong_cookie(&lac_ns, &lns);
         // Data packets share the LNS's raw socket queue with the forged one:
         // a ping that crosses afterwards means it has been processed.
         assert!(ping(&lac_ns, "203.0.113.1"), "ping after the forged packet failed");
+        assert_eq!(num(&show_session(&lns), "data_rx_cookie_discards"), 1, "the forged packet, live");
     }
     lac.terminate();
     lns.terminate();

@@ -153,6 +153,48 @@ lab_l2tp_sessions() {
         }'
 }
 
+# prol2tpd's data counters through its own `l2tp` netlink get, as an
+# operator reads them (`prol2tp -j show session`). Scenarios set $CLI to the
+# prol2tp binary.
+#   lab_cli NS CTL ARGS...          prol2tp in NS against control socket CTL
+#   lab_json_num JSON KEY           the number KEY has in JSON (empty if none)
+#   lab_data_counters NS CTL        sets DT DS (the one session) and RXP TXP RXO TXO
+#   lab_data_moved NS CTL WHAT RX0 TX0 RXO0 TXO0
+#                                   fails unless the session moved >= 6 packets
+#                                   each way and the tunnel counts at least as much
+lab_cli() { # NS CTL ARGS...: prol2tp in NS against the control socket CTL
+    local ns=$1 ctl=$2
+    shift 2
+    ip netns exec "$ns" env PROL2TP_CONTROL="$ctl" "$CLI" "$@"
+}
+lab_json_num() { # JSON KEY: the number KEY has in JSON (empty if none)
+    grep -o "\"$2\":[0-9]*" <<<"$1" | head -n 1 | cut -d: -f2
+}
+lab_data_counters() {
+    local list json k v
+    lab_cli "$1" "$2" -j show system | grep -q '"dataplane":"kernel"' || lab_fail "$1: show system does not say dataplane kernel"
+    list=$(lab_cli "$1" "$2" -j show sessions) || lab_fail "$1: prol2tp -j show sessions failed"
+    [ "$(grep -o '"session_id":' <<<"$list" | wc -l)" = 1 ] || lab_fail "$1: expected one session, got: $list"
+    DT=$(lab_json_num "$list" tunnel_id) DS=$(lab_json_num "$list" session_id)
+    json=$(lab_cli "$1" "$2" -j show session "$DT" "$DS") || lab_fail "$1: prol2tp -j show session $DT $DS failed"
+    for k in RXP:data_rx_packets TXP:data_tx_packets RXO:data_rx_octets TXO:data_tx_octets; do
+        v=$(lab_json_num "$json" "${k#*:}")
+        [ -n "$v" ] || lab_fail "$1: no ${k#*:} in prol2tp -j show session $DT $DS: $json"
+        eval "${k%%:*}=$v"
+    done
+}
+lab_data_moved() {
+    local ns=$1 ctl=$2 what=$3 rx0=$4 tx0=$5 rxo0=$6 txo0=$7 tj
+    lab_data_counters "$ns" "$ctl"
+    lab_log "$what: prol2tp show session $DT $DS: data_rx_packets $rx0->$RXP data_tx_packets $tx0->$TXP data_rx_octets $rxo0->$RXO data_tx_octets $txo0->$TXO"
+    [ $((RXP - rx0)) -ge 6 ] && [ $((TXP - tx0)) -ge 6 ] || lab_fail "$what: session data counters did not move by 6 packets each way"
+    [ "$RXO" -gt "$rxo0" ] && [ "$TXO" -gt "$txo0" ] || lab_fail "$what: session octet counters did not move"
+    tj=$(lab_cli "$ns" "$ctl" -j show tunnel "$DT") || lab_fail "$what: prol2tp -j show tunnel $DT failed"
+    [ "$(lab_json_num "$tj" data_rx_packets)" -ge "$RXP" ] && [ "$(lab_json_num "$tj" data_tx_packets)" -ge "$TXP" ] \
+        || lab_fail "$what: tunnel counters below the session's: $tj"
+    lab_log "ok: $what: kernel session counters (prol2tp show session) moved; tunnel $DT rx $(lab_json_num "$tj" data_rx_packets) tx $(lab_json_num "$tj" data_tx_packets)"
+}
+
 lab_cleanup() {
     local rc=$? ns
     trap - EXIT

@@ -15,6 +15,9 @@
 //! reply. Requests only read the [`Endpoint`](crate::proto::endpoint::Endpoint)
 //! through its public API, except `clear statistics`, `delete` and
 //! `reload`, which call the same entry points as signals and the core.
+//! `show tunnel` and `show session` also read the data plane's counters
+//! ([`crate::dataplane::Dataplane::session_stats`]; with the kernel plane
+//! a netlink get, which the kernel answers while it is sent).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -23,6 +26,7 @@ use common::evloop::{EventLoop, Interest};
 use common::ipc::{self, Body, ErrorCode, Message, Record, Reply, Request, Selector};
 use common::log::{self, Level};
 
+use crate::dataplane::DataStats;
 use crate::proto::header::{Transport, Version};
 use crate::proto::message::{MessageType, ResultCode};
 use crate::proto::result::{cdn, stop_ccn};
@@ -108,19 +112,27 @@ impl Daemon {
             Request::ShowSystem => vec![records(vec![self.system_record(now)])],
             Request::ShowStatistics => vec![records(vec![self.statistics_record()])],
             Request::ShowTunnels => ipc::split_records(self.ep.tunnels().map(|t| tunnel_summary(t, now)).collect()),
-            Request::ShowTunnel(sel) => match self.find_tunnel(&sel) {
-                Some(t) => vec![records(vec![tunnel_detail(t, now)])],
-                None => vec![no_tunnel(&sel)],
-            },
+            Request::ShowTunnel(sel) => {
+                let Some(tid) = self.find_tunnel(&sel).map(|t| t.id) else { return vec![no_tunnel(&sel)] };
+                let data = self.dataplane.get().tunnel_stats(tid);
+                match self.find_tunnel(&sel) {
+                    Some(t) => vec![records(vec![with_data_stats(tunnel_detail(t, now), data)])],
+                    None => vec![no_tunnel(&sel)],
+                }
+            }
             Request::ShowSessions(None) => ipc::split_records(self.ep.tunnels().flat_map(|t| t.sessions().map(move |s| session_summary(t, s, now))).collect()),
             Request::ShowSessions(Some(sel)) => match self.find_tunnel(&sel) {
                 Some(t) => ipc::split_records(t.sessions().map(|s| session_summary(t, s, now)).collect()),
                 None => vec![no_tunnel(&sel)],
             },
-            Request::ShowSession { tunnel, session } => match self.find_session(&tunnel, &session) {
-                Ok((t, s)) => vec![records(vec![session_detail(t, s, now)])],
-                Err(e) => vec![e],
-            },
+            Request::ShowSession { tunnel, session } => {
+                let ids = self.find_session(&tunnel, &session).map(|(t, s)| (t.id, s.id));
+                let data = ids.as_ref().ok().and_then(|&(t, s)| self.dataplane.get().session_stats(t, s));
+                match self.find_session(&tunnel, &session) {
+                    Ok((t, s)) => vec![records(vec![with_data_stats(session_detail(t, s, now), data)])],
+                    Err(e) => vec![e],
+                }
+            }
             Request::ClearStatistics => {
                 self.ep.clear_stats();
                 log::log(Level::Info, format_args!("control clear statistics"));
@@ -202,7 +214,8 @@ impl Daemon {
             .str("listen", listen.join(" "))
             .str("host_name", &c.host_name)
             .str("router_id", std::net::Ipv4Addr::from(c.router_id))
-            .str("dataplane", format!("{:?}", self.cfg.system.dataplane).to_lowercase())
+            .str("dataplane", self.dataplane.get_ref().name())
+            .str("dataplane_requested", format!("{:?}", self.cfg.system.dataplane).to_lowercase())
             .str("trace_flags", log::system_mask())
             .num("tunnels", self.ep.tunnels().count() as u64)
             .num("sessions", self.ep.session_count())
@@ -353,6 +366,16 @@ fn session_detail(t: &Tunnel, s: &Session, now: Instant) -> Record {
         .num("sli_rx", s.stats.sli_rx);
     if let Some(res) = &s.result {
         result_fields(&mut r, res);
+    }
+    r
+}
+
+/// Appends the data plane's counters as `data_rx_packets` … `data_tx_errors`
+/// (see [`DataStats::fields`]); nothing when the plane reported none (null
+/// plane, or the object is not, or no longer, in the plane).
+fn with_data_stats(mut r: Record, data: Option<DataStats>) -> Record {
+    for (name, value) in data.iter().flat_map(DataStats::fields) {
+        r.num(&format!("data_{name}"), value);
     }
     r
 }

@@ -53,8 +53,9 @@ pub(super) const KEY_TUNNEL0: usize = 1 << 30;
 pub(super) enum Plane {
     /// Kernel or null: driven through the [`Dataplane`] trait only.
     Other(Box<dyn Dataplane>),
-    /// The userspace plane (see [`UserspaceDataplane`]).
-    Userspace(UserspaceDataplane),
+    /// The userspace plane (see [`UserspaceDataplane`]), boxed like the
+    /// others so the enum stays small.
+    Userspace(Box<UserspaceDataplane>),
 }
 
 impl Plane {
@@ -62,7 +63,7 @@ impl Plane {
     pub(super) fn get(&mut self) -> &mut dyn Dataplane {
         match self {
             Plane::Other(b) => b.as_mut(),
-            Plane::Userspace(u) => u,
+            Plane::Userspace(u) => u.as_mut(),
         }
     }
 
@@ -70,7 +71,7 @@ impl Plane {
     pub(super) fn get_ref(&self) -> &dyn Dataplane {
         match self {
             Plane::Other(b) => b.as_ref(),
-            Plane::Userspace(u) => u,
+            Plane::Userspace(u) => u.as_ref(),
         }
     }
 }
@@ -90,7 +91,7 @@ pub(super) fn make_dataplane(cfg: &Config) -> Result<Plane, String> {
     let requested = cfg.system.dataplane;
     let (plane, reason): (Plane, String) = match requested {
         DataplaneKind::Null => (Plane::Other(Box::new(NullDataplane::default())), "configured".into()),
-        DataplaneKind::Userspace => (Plane::Userspace(UserspaceDataplane::new()), "configured".into()),
+        DataplaneKind::Userspace => (Plane::Userspace(Box::new(UserspaceDataplane::new())), "configured".into()),
         DataplaneKind::Kernel => match KernelDataplane::open(eth_settings(cfg)) {
             Ok(k) => (Plane::Other(Box::new(k)), "configured".into()),
             Err(e) => {
@@ -101,7 +102,7 @@ pub(super) fn make_dataplane(cfg: &Config) -> Result<Plane, String> {
         },
         DataplaneKind::Auto => match KernelDataplane::open(eth_settings(cfg)) {
             Ok(k) => (Plane::Other(Box::new(k)), "kernel L2TP netlink family found".into()),
-            Err(e) if UserspaceDataplane::available() => (Plane::Userspace(UserspaceDataplane::new()), format!("no kernel data plane: {e}")),
+            Err(e) if UserspaceDataplane::available() => (Plane::Userspace(Box::new(UserspaceDataplane::new())), format!("no kernel data plane: {e}")),
             Err(e) => (Plane::Other(Box::new(NullDataplane::default())), format!("no kernel data plane: {e}; no /dev/net/tun")),
         },
     };

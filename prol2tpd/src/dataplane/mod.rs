@@ -14,6 +14,10 @@
 //! Those methods have do-nothing defaults, so a plane that answers
 //! everything synchronously (null, userspace) implements only the five
 //! lifecycle calls.
+//!
+//! Counters ([`Dataplane::session_stats`], [`Dataplane::tunnel_stats`]) are
+//! read on demand, for `prol2tp show session` and `show tunnel`, in the
+//! plane-neutral [`DataStats`]; a plane that keeps none answers `None`.
 
 pub mod kernel;
 pub mod userspace;
@@ -42,6 +46,117 @@ impl fmt::Display for DataplaneError {
 }
 
 impl std::error::Error for DataplaneError {}
+
+/// Data-plane counters of one session, or of a whole tunnel (all its
+/// sessions' data packets), as every plane reports them. Counts only data
+/// packets (RFC 2661 §3.1 T bit clear; RFC 3931 §4.1.1 data messages);
+/// control messages are counted by the control channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DataStats {
+    /// Data packets sent to the peer.
+    pub tx_packets: u64,
+    /// Octets sent, as the plane measures them: the kernel's count
+    /// includes the L2TP header, the userspace plane's is the frame before
+    /// encapsulation.
+    pub tx_octets: u64,
+    /// Packets that could not be sent.
+    pub tx_errors: u64,
+    /// Data packets received and accepted.
+    pub rx_packets: u64,
+    /// Octets of the packets counted in `rx_packets`, as the plane
+    /// measures them: the kernel's count includes encapsulation headers
+    /// (on Linux 6.1, for L2TPv3 over UDP, the UDP header too), the
+    /// userspace plane's is the frame after decapsulation.
+    pub rx_octets: u64,
+    /// Received packets dropped (malformed, refused, or undeliverable).
+    pub rx_errors: u64,
+    /// Received packets dropped for their sequence number (RFC 3931 §4.6,
+    /// RFC 2661 §5.8).
+    pub rx_seq_discards: u64,
+    /// Received packets that arrived out of sequence (kernel: held for
+    /// reordering; the userspace plane does not reorder and reports 0).
+    pub rx_oos_packets: u64,
+    /// Received packets dropped for a cookie that is not ours (RFC 3931 §4.1).
+    pub rx_cookie_discards: u64,
+    /// Received packets the kernel found invalid (bad header or version);
+    /// 0 for the userspace plane, which counts them in `rx_errors`.
+    pub rx_invalid: u64,
+}
+
+impl DataStats {
+    /// Adds `other`'s counters to these (saturating).
+    pub fn add(&mut self, other: &DataStats) {
+        let pairs = [
+            (&mut self.tx_packets, other.tx_packets),
+            (&mut self.tx_octets, other.tx_octets),
+            (&mut self.tx_errors, other.tx_errors),
+            (&mut self.rx_packets, other.rx_packets),
+            (&mut self.rx_octets, other.rx_octets),
+            (&mut self.rx_errors, other.rx_errors),
+            (&mut self.rx_seq_discards, other.rx_seq_discards),
+            (&mut self.rx_oos_packets, other.rx_oos_packets),
+            (&mut self.rx_cookie_discards, other.rx_cookie_discards),
+            (&mut self.rx_invalid, other.rx_invalid),
+        ];
+        for (mine, theirs) in pairs {
+            *mine = mine.saturating_add(theirs);
+        }
+    }
+
+    /// The counters as `(name, value)` pairs, in a fixed order, named as
+    /// the control socket reports them without the `data_` prefix.
+    pub fn fields(&self) -> [(&'static str, u64); 10] {
+        [
+            ("rx_packets", self.rx_packets),
+            ("rx_octets", self.rx_octets),
+            ("rx_errors", self.rx_errors),
+            ("rx_seq_discards", self.rx_seq_discards),
+            ("rx_oos_packets", self.rx_oos_packets),
+            ("rx_cookie_discards", self.rx_cookie_discards),
+            ("rx_invalid", self.rx_invalid),
+            ("tx_packets", self.tx_packets),
+            ("tx_octets", self.tx_octets),
+            ("tx_errors", self.tx_errors),
+        ]
+    }
+}
+
+impl From<&kernel::netlink::Stats> for DataStats {
+    /// The kernel's `L2TP_ATTR_STATS` counters.
+    fn from(s: &kernel::netlink::Stats) -> DataStats {
+        DataStats {
+            tx_packets: s.tx_packets,
+            tx_octets: s.tx_bytes,
+            tx_errors: s.tx_errors,
+            rx_packets: s.rx_packets,
+            rx_octets: s.rx_bytes,
+            rx_errors: s.rx_errors,
+            rx_seq_discards: s.rx_seq_discards,
+            rx_oos_packets: s.rx_oos_packets,
+            rx_cookie_discards: s.rx_cookie_discards,
+            rx_invalid: s.rx_invalid,
+        }
+    }
+}
+
+impl From<&userspace::SessionStats> for DataStats {
+    /// The userspace plane's per-session counters; its `seq_lost` (numbers
+    /// skipped, not packets) has no counterpart here.
+    fn from(s: &userspace::SessionStats) -> DataStats {
+        DataStats {
+            tx_packets: s.tx_packets,
+            tx_octets: s.tx_octets,
+            tx_errors: s.tx_errors,
+            rx_packets: s.rx_packets,
+            rx_octets: s.rx_octets,
+            rx_errors: s.rx_errors,
+            rx_seq_discards: s.seq_discards,
+            rx_oos_packets: 0,
+            rx_cookie_discards: s.cookie_mismatches,
+            rx_invalid: 0,
+        }
+    }
+}
 
 /// Something a data plane reports after the call that caused it
 /// ([`Dataplane::poll_event`]).
@@ -124,6 +239,20 @@ pub trait Dataplane {
     fn ppp_socket(&self, _tunnel_id: u32, _session_id: u32) -> Option<BorrowedFd<'_>> {
         None
     }
+    /// The data counters of our session `session_id` in our tunnel
+    /// `tunnel_id`, read now; `None` when the plane keeps none or does not
+    /// carry that session. The kernel plane asks the kernel (a netlink get
+    /// answered while it is sent, so this does not wait in practice; at
+    /// most a short timeout).
+    fn session_stats(&mut self, _tunnel_id: u32, _session_id: u32) -> Option<DataStats> {
+        None
+    }
+    /// The data counters of our tunnel `tunnel_id` (all its sessions,
+    /// including those already gone), read now; `None` when the plane keeps
+    /// none or does not know the tunnel.
+    fn tunnel_stats(&mut self, _tunnel_id: u32) -> Option<DataStats> {
+        None
+    }
 }
 
 /// A request recorded by [`NullDataplane`].
@@ -172,5 +301,80 @@ impl Dataplane for NullDataplane {
     }
     fn session_down(&mut self, session: &SessionInfo) {
         self.record(NullRecord::SessionDown(session.tunnel_id, session.session_id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_and_userspace_counters_map_field_by_field() {
+        let k = kernel::netlink::Stats {
+            tx_packets: 1,
+            tx_bytes: 2,
+            tx_errors: 3,
+            rx_packets: 4,
+            rx_bytes: 5,
+            rx_seq_discards: 6,
+            rx_oos_packets: 7,
+            rx_errors: 8,
+            rx_cookie_discards: 9,
+            rx_invalid: 10,
+        };
+        let d = DataStats::from(&k);
+        let want = [
+            ("rx_packets", 4),
+            ("rx_octets", 5),
+            ("rx_errors", 8),
+            ("rx_seq_discards", 6),
+            ("rx_oos_packets", 7),
+            ("rx_cookie_discards", 9),
+            ("rx_invalid", 10),
+            ("tx_packets", 1),
+            ("tx_octets", 2),
+            ("tx_errors", 3),
+        ];
+        assert_eq!(d.fields(), want);
+
+        let u = userspace::SessionStats {
+            rx_packets: 11,
+            rx_octets: 12,
+            rx_errors: 13,
+            tx_packets: 14,
+            tx_octets: 15,
+            tx_errors: 16,
+            cookie_mismatches: 17,
+            seq_discards: 18,
+            seq_lost: 19,
+        };
+        let want = DataStats {
+            tx_packets: 14,
+            tx_octets: 15,
+            tx_errors: 16,
+            rx_packets: 11,
+            rx_octets: 12,
+            rx_errors: 13,
+            rx_seq_discards: 18,
+            rx_oos_packets: 0,
+            rx_cookie_discards: 17,
+            rx_invalid: 0,
+        };
+        assert_eq!(DataStats::from(&u), want);
+
+        let mut sum = d;
+        sum.add(&want);
+        assert_eq!((sum.tx_packets, sum.rx_octets, sum.rx_cookie_discards, sum.rx_invalid), (15, 17, 26, 10));
+        let mut max = DataStats { rx_packets: u64::MAX, ..DataStats::default() };
+        max.add(&d);
+        assert_eq!(max.rx_packets, u64::MAX, "saturates");
+    }
+
+    #[test]
+    fn null_plane_keeps_no_counters() {
+        let mut null = NullDataplane::default();
+        let plane: &mut dyn Dataplane = &mut null;
+        assert_eq!(plane.session_stats(1, 2), None);
+        assert_eq!(plane.tunnel_stats(1), None);
     }
 }

@@ -3,8 +3,10 @@
 # data plane (issue 3, done item 3, in part): over UDP/IPv4, UDP/IPv6,
 # IP/IPv6 and IP/IPv4. For each: both daemons report their l2tpeth
 # interface up, the kernel session carries the configured cookies, ping
-# crosses the pseudowire both ways, and after SIGTERM to both daemons no
-# kernel tunnel or l2tpeth interface is left.
+# crosses the pseudowire both ways and moves both daemons' session counters
+# (the kernel's, read through `prol2tp -j show session`) by as much, and
+# after SIGTERM to both daemons no kernel tunnel or l2tpeth interface is
+# left.
 #
 #   LAC 192.0.2.2, 2001:db8::2 (netns lac) --veth-- LNS 192.0.2.1, 2001:db8::1 (netns lns)
 #   pseudowire: LNS 203.0.113.1/24 <-> LAC 203.0.113.2/24
@@ -15,6 +17,15 @@
 D=$LAB_TMP
 BIN=${PROL2TPD:-$LAB_REPO/target/debug/prol2tpd}
 [ -x "$BIN" ] || lab_fail "no prol2tpd binary at $BIN (cargo build first)"
+# prol2tpd's counters, as `prol2tp -j` reports them (the kernel's, read with
+# an l2tp netlink get). These helpers are the same in every prol2tpd-*.sh.
+CLI=${PROL2TP:-$LAB_REPO/target/debug/prol2tp}
+[ -x "$CLI" ] || lab_fail "no prol2tp binary at $CLI (cargo build first)"
+# lab_data_counters NS CTL: sets DT DS (ids) and RXP TXP RXO TXO (data packets
+# and octets received and sent) of the daemon's only session.
+# lab_data_moved NS CTL WHAT RXP0 TXP0 RXO0 TXO0: reads the counters again and
+# fails unless 6 more packets (3 echo requests and 3 replies each way) and
+# more octets went each way; the tunnel's counters cover the session's.
 
 lab_modprobe l2tp_netlink l2tp_eth l2tp_ip l2tp_ip6 veth
 lab_on_exit 'for f in "$D"/*.log "$D"/*.conf; do [ -f "$f" ] && cp "$f" "$LAB_OUT/"; done'
@@ -106,8 +117,17 @@ CONF
     ip -n "lac$tag" l2tp show session | grep -q "cookie 1a2b3c4d5e6f7081" || lab_fail "$tag: LAC kernel session lacks its cookie"
     lab_addr "lns$tag" "$lns_if" 203.0.113.1/24
     lab_addr "lac$tag" "$lac_if" 203.0.113.2/24
+    local before_lns before_lac
+    lab_data_counters "lns$tag" "$D/lns$tag.ctl"
+    before_lns="$RXP $TXP $RXO $TXO"
+    lab_data_counters "lac$tag" "$D/lac$tag.ctl"
+    before_lac="$RXP $TXP $RXO $TXO"
     lab_ping "lac$tag" 203.0.113.1
     lab_ping "lns$tag" 203.0.113.2
+    # shellcheck disable=SC2086 # four numbers
+    lab_data_moved "lns$tag" "$D/lns$tag.ctl" "$tag: LNS" $before_lns
+    # shellcheck disable=SC2086
+    lab_data_moved "lac$tag" "$D/lac$tag.ctl" "$tag: LAC" $before_lac
     kill -TERM "$lac_pid" "$lns_pid"
     lab_wait 15 "$tag: daemons exited" sh -c "! kill -0 $lac_pid 2>/dev/null && ! kill -0 $lns_pid 2>/dev/null"
     lab_wait 10 "$tag: nothing left on the LNS" no_l2tp_left "lns$tag"

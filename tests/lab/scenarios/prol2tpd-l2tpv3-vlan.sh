@@ -6,8 +6,9 @@
 # pw0), brings it up unaddressed and puts the 802.1Q sub-interface
 # MASTER.100 on it. Checks: the daemons report MASTER.100 up; it is a VLAN
 # interface with id 100 on the session's l2tpeth; the addresses go on the
-# sub-interfaces only and ping crosses both ways; the masters carry the
-# tagged frames (their counters move) and hold no address; after SIGTERM to
+# sub-interfaces only and ping crosses both ways, moving both daemons'
+# session counters (`prol2tp -j show session`) by as much; the masters carry
+# the tagged frames (their counters move) and hold no address; after SIGTERM to
 # both daemons no kernel tunnel, session, l2tpeth or VLAN interface is left.
 #
 #   LAC 192.0.2.2 (netns lac) --veth-- LNS 192.0.2.1 (netns lns)
@@ -20,6 +21,15 @@ D=$LAB_TMP
 BIN=${PROL2TPD:-$LAB_REPO/target/debug/prol2tpd}
 VID=100
 [ -x "$BIN" ] || lab_fail "no prol2tpd binary at $BIN (cargo build first)"
+# prol2tpd's counters, as `prol2tp -j` reports them (the kernel's, read with
+# an l2tp netlink get). These helpers are the same in every prol2tpd-*.sh.
+CLI=${PROL2TP:-$LAB_REPO/target/debug/prol2tp}
+[ -x "$CLI" ] || lab_fail "no prol2tp binary at $CLI (cargo build first)"
+# lab_data_counters NS CTL: sets DT DS (ids) and RXP TXP RXO TXO (data packets
+# and octets received and sent) of the daemon's only session.
+# lab_data_moved NS CTL WHAT RXP0 TXP0 RXO0 TXO0: reads the counters again and
+# fails unless 6 more packets (3 echo requests and 3 replies each way) and
+# more octets went each way; the tunnel's counters cover the session's.
 
 lab_modprobe l2tp_netlink l2tp_eth 8021q veth
 lab_on_exit 'for f in "$D"/*.log "$D"/*.conf; do [ -f "$f" ] && cp "$f" "$LAB_OUT/"; done'
@@ -135,8 +145,16 @@ lab_log "ok: both ends have $VID-tagged sub-interfaces up on their l2tpeth maste
 lab_addr lns "$LNS_IF" 203.0.113.1/24
 lab_addr lac "$LAC_IF" 203.0.113.2/24
 read -r M_RX0 M_TX0 <<<"$(link_packets lac "$LAC_MASTER")"
+lab_data_counters lns "$D/lns.ctl"
+BEFORE_LNS="$RXP $TXP $RXO $TXO"
+lab_data_counters lac "$D/lac.ctl"
+BEFORE_LAC="$RXP $TXP $RXO $TXO"
 lab_ping lac 203.0.113.1
 lab_ping lns 203.0.113.2
+# shellcheck disable=SC2086 # four numbers
+lab_data_moved lns "$D/lns.ctl" "LNS" $BEFORE_LNS
+# shellcheck disable=SC2086
+lab_data_moved lac "$D/lac.ctl" "LAC" $BEFORE_LAC
 read -r M_RX1 M_TX1 <<<"$(link_packets lac "$LAC_MASTER")"
 lab_log "LAC master $LAC_MASTER packets rx $M_RX0->$M_RX1 tx $M_TX0->$M_TX1"
 [ $((M_RX1 - M_RX0)) -ge 6 ] && [ $((M_TX1 - M_TX0)) -ge 6 ] || lab_fail "the master did not carry the VLAN's frames"

@@ -5,8 +5,8 @@
 # sides) and runs stock pppd with pppol2tp.so on the PPPoL2TP socket it made
 # (ppp_unix), with the PPP profile's pppd_options. Checks: prol2tpd uses the
 # kernel plane; PPP comes up with the LNS's addresses on both ends; ping
-# crosses both ways; the kernel session counters (l2tp_debugfs) move on the
-# LAC; after `kill -TERM prol2tpd` the LNS sees the tunnel end and no
+# crosses both ways; the kernel session counters, read through `prol2tp -j
+# show session`, move by the pings both ways on the LAC; after `kill -TERM prol2tpd` the LNS sees the tunnel end and no
 # kernel tunnel, session, PPP interface or process is left in the LAC's
 # namespace.
 #
@@ -24,6 +24,15 @@ LNS_ADDR=192.0.2.2
 PPP_LNS=198.51.100.1
 PPP_LAC=198.51.100.10
 [ -x "$BIN" ] || lab_fail "no prol2tpd binary at $BIN (cargo build first)"
+# prol2tpd's counters, as `prol2tp -j` reports them (the kernel's, read with
+# an l2tp netlink get). These helpers are the same in every prol2tpd-*.sh.
+CLI=${PROL2TP:-$LAB_REPO/target/debug/prol2tp}
+[ -x "$CLI" ] || lab_fail "no prol2tp binary at $CLI (cargo build first)"
+# lab_data_counters NS CTL: sets DT DS (ids) and RXP TXP RXO TXO (data packets
+# and octets received and sent) of the daemon's only session.
+# lab_data_moved NS CTL WHAT RXP0 TXP0 RXO0 TXO0: reads the counters again and
+# fails unless 6 more packets (3 echo requests and 3 replies each way) and
+# more octets went each way; the tunnel's counters cover the session's.
 
 lab_modprobe l2tp_netlink l2tp_ppp ppp_generic pppox ppp_async veth
 lab_netns lac lns
@@ -145,19 +154,12 @@ ip -n lac l2tp show tunnel
 ip -n lac l2tp show session
 lab_log "ok: kernel L2TP tunnel and session in the LAC's namespace"
 
-counters() { # NS -> "TX RX" of its only session
-    local c
-    c=$(lab_l2tp_sessions "$1")
-    [ "$(echo "$c" | grep -c .)" = 1 ] || lab_fail "$1: expected one kernel session, got: $c"
-    echo "$c" | awk '{ print $3, $4 }'
-}
-read -r TX0 RX0 <<<"$(counters lac)"
+[ "$(ip -n lac l2tp show session | grep -c "^Session")" = 1 ] || lab_fail "lac: expected one kernel session"
+lab_data_counters lac "$D/lac.ctl"
+set -- "$RXP" "$TXP" "$RXO" "$TXO"
 lab_ping lac "$PPP_LNS"
 lab_ping lns "$PPP_LAC"
-read -r TX1 RX1 <<<"$(counters lac)"
-lab_log "prol2tpd kernel session packets tx $TX0->$TX1 rx $RX0->$RX1"
-[ $((TX1 - TX0)) -ge 6 ] && [ $((RX1 - RX0)) -ge 6 ] || lab_fail "kernel session counters did not move by 6"
-lab_log "ok: kernel session counters moved"
+lab_data_moved lac "$D/lac.ctl" "LAC" "$@"
 
 # Teardown: SIGTERM to prol2tpd while the call is up (StopCCN to the LNS).
 kill -TERM "$LAC_PID"

@@ -25,6 +25,14 @@
 //! refusals (`EEXIST`, `ENOENT`, `EPROTONOSUPPORT`) come back as their
 //! `Err`. Whatever fails later is reported by [`KernelDataplane::poll_event`]
 //! as [`DataplaneEvent::Failed`]: the daemon closes that tunnel or session.
+//!
+//! Counters for `prol2tp show session`/`show tunnel` are read synchronously
+//! ([`Dataplane::session_stats`], [`Dataplane::tunnel_stats`]) on a third
+//! netlink socket used only for those gets and never watched by the loop:
+//! a blocking read on the main generic socket would have to skip, and so
+//! lose, answers the plane still waits for. The kernel answers a get while
+//! it is sent, so the read finds the answer queued; [`STATS_TIMEOUT_MS`]
+//! bounds the wait should it ever not.
 
 pub mod netlink;
 pub mod sys;
@@ -36,7 +44,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use common::log::{self, Level};
 
 use self::netlink::{pw_type, Family, LinkRequest, NetlinkSocket, Protocol, Reply, ReplyError, SessionCreate, TunnelCreate, TunnelSocket, L2TP_GENL_NAME};
-use super::{Dataplane, DataplaneError};
+use super::{DataStats, Dataplane, DataplaneError};
 use crate::proto::endpoint::{SessionInfo, TunnelInfo};
 use crate::proto::header::{Transport, Version};
 use crate::proto::session::Pseudowire;
@@ -53,6 +61,10 @@ pub struct EthSettings {
 }
 
 pub use super::DataplaneEvent;
+
+/// Longest wait for the answer to a counters get, ms (the kernel answers
+/// while the request is sent; this only bounds a misbehaving kernel).
+pub const STATS_TIMEOUT_MS: u16 = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
@@ -87,6 +99,8 @@ struct KernelSession {
 pub struct KernelDataplane {
     genl: NetlinkSocket,
     route: NetlinkSocket,
+    /// Generic netlink socket for synchronous counter gets only.
+    stats: NetlinkSocket,
     family: Family,
     eth: BTreeMap<String, EthSettings>,
     tunnel_fds: HashMap<u32, RawFd>,
@@ -127,9 +141,12 @@ impl KernelDataplane {
         let mut genl = NetlinkSocket::open(Protocol::Generic).map_err(|e| io_error("open generic netlink socket", &e))?;
         let family = resolve_l2tp_family(&mut genl)?;
         let route = NetlinkSocket::open(Protocol::Route).map_err(|e| io_error("open rtnetlink socket", &e))?;
+        let mut stats = NetlinkSocket::open(Protocol::Generic).map_err(|e| io_error("open generic netlink socket", &e))?;
+        stats.l2tp_family = family.id;
         Ok(KernelDataplane {
             genl,
             route,
+            stats,
             family,
             eth,
             tunnel_fds: HashMap::new(),
@@ -181,6 +198,28 @@ impl KernelDataplane {
         self.send_genl(req, Pending::Stats(tunnel_id, Some(session_id)))
     }
 
+    /// Reads a tunnel's (`session_id` `None`) or session's counters now
+    /// with `L2TP_CMD_TUNNEL_GET` / `L2TP_CMD_SESSION_GET` on the counters
+    /// socket, waiting at most [`STATS_TIMEOUT_MS`]. Errors: the kernel's
+    /// errno (`ENOENT` when it has no such tunnel or session), `ETIMEDOUT`,
+    /// `EPROTO` when the answer carries no object.
+    pub fn read_stats(&mut self, tunnel_id: u32, session_id: Option<u32>) -> Result<netlink::Stats, DataplaneError> {
+        let req = match session_id {
+            Some(session_id) => netlink::L2tpRequest::SessionGet { tunnel_id, session_id },
+            None => netlink::L2tpRequest::TunnelGet { tunnel_id },
+        };
+        let family = self.family.id;
+        let replies = self.stats.request_blocking(|seq, out| req.emit(family, seq, out), STATS_TIMEOUT_MS).map_err(|e| reply_error("read counters", e))?;
+        replies
+            .into_iter()
+            .find_map(|r| match (r, session_id) {
+                (Reply::Tunnel(t), None) if t.tunnel_id == tunnel_id => Some(t.stats),
+                (Reply::Session(s), Some(sid)) if s.tunnel_id == tunnel_id && s.session_id == sid => Some(s.stats),
+                _ => None,
+            })
+            .ok_or_else(|| DataplaneError { errno: Some(libc::EPROTO), message: "read counters: no such object in the answer".into() })
+    }
+
     /// The next thing to report, if any.
     pub fn poll_event(&mut self) -> Option<DataplaneEvent> {
         self.events.pop_front()
@@ -220,6 +259,18 @@ impl KernelDataplane {
         let seq = self.route.send(|seq, out| req.emit(seq, out)).map_err(|e| io_error("send rtnetlink request", &e))?;
         self.pending_route.insert(seq, p);
         Ok(())
+    }
+
+    /// [`KernelDataplane::read_stats`] as the trait reports it: a failure
+    /// is logged at debug level and answered with `None`.
+    fn stats_or_log(&mut self, tunnel_id: u32, session_id: Option<u32>) -> Option<DataStats> {
+        match self.read_stats(tunnel_id, session_id) {
+            Ok(s) => Some(DataStats::from(&s)),
+            Err(e) => {
+                log::log(Level::Debug, format_args!("dataplane stats tunnel_id={tunnel_id} session_id={} error=\"{e}\"", session_id.unwrap_or(0)));
+                None
+            }
+        }
     }
 
     fn fail(&mut self, tunnel_id: u32, session_id: Option<u32>, error: DataplaneError) {
@@ -447,6 +498,21 @@ impl Dataplane for KernelDataplane {
 
     fn ppp_socket(&self, tunnel_id: u32, session_id: u32) -> Option<BorrowedFd<'_>> {
         KernelDataplane::ppp_socket(self, tunnel_id, session_id)
+    }
+
+    fn session_stats(&mut self, tunnel_id: u32, session_id: u32) -> Option<DataStats> {
+        // Only sessions this plane created: others are not ours to report.
+        if !self.sessions.contains_key(&(tunnel_id, session_id)) {
+            return None;
+        }
+        self.stats_or_log(tunnel_id, Some(session_id))
+    }
+
+    fn tunnel_stats(&mut self, tunnel_id: u32) -> Option<DataStats> {
+        if !self.tunnel_fds.contains_key(&tunnel_id) {
+            return None;
+        }
+        self.stats_or_log(tunnel_id, None)
     }
 
     fn tunnel_up(&mut self, tunnel: &TunnelInfo) -> Result<(), DataplaneError> {

@@ -25,6 +25,11 @@
 //! §3.1). The packet must also come over the session's transport from its
 //! peer's address (and UDP port), so nobody else can inject into a session
 //! by guessing its id.
+//!
+//! Counters are kept per session by its [`Encap`]; a tunnel's counters
+//! ([`Dataplane::tunnel_stats`]) are those of its sessions, plus what its
+//! sessions that already went down had counted (as the kernel's tunnel
+//! counters do).
 
 pub mod encap;
 pub mod tap;
@@ -36,7 +41,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use common::log::{self, Level};
 use common::trace::TraceFlags;
 
-use super::{Dataplane, DataplaneError};
+use super::{DataStats, Dataplane, DataplaneError};
 use crate::proto::endpoint::{SessionInfo, TunnelInfo};
 use crate::proto::header::{DataPacket, Transport, Version};
 use crate::proto::session::Pseudowire;
@@ -188,6 +193,8 @@ pub struct UserspaceDataplane {
     transmits: VecDeque<DataTransmit>,
     fd_changes: VecDeque<FdChange>,
     buf: Vec<u8>,
+    /// Per tunnel up: what its sessions that went down had counted.
+    tunnel_totals: HashMap<u32, DataStats>,
 }
 
 impl UserspaceDataplane {
@@ -368,6 +375,9 @@ impl UserspaceDataplane {
         self.by_key.remove(&DataKey::of_session(&slot.info));
         self.by_id.remove(&(slot.info.tunnel_id, slot.info.session_id));
         let s = slot.encap.stats();
+        if let Some(total) = self.tunnel_totals.get_mut(&slot.info.tunnel_id) {
+            total.add(&DataStats::from(s));
+        }
         log::log(
             Level::Info,
             format_args!(
@@ -405,8 +415,9 @@ impl Dataplane for UserspaceDataplane {
         "userspace"
     }
 
-    fn tunnel_up(&mut self, _tunnel: &TunnelInfo) -> Result<(), DataplaneError> {
+    fn tunnel_up(&mut self, tunnel: &TunnelInfo) -> Result<(), DataplaneError> {
         // Nothing to set up: packets leave on the daemon's own sockets.
+        self.tunnel_totals.entry(tunnel.tunnel_id).or_default();
         Ok(())
     }
 
@@ -415,6 +426,24 @@ impl Dataplane for UserspaceDataplane {
         for token in tokens {
             self.remove_token(token);
         }
+        self.tunnel_totals.remove(&tunnel_id);
+    }
+
+    fn session_stats(&mut self, tunnel_id: u32, session_id: u32) -> Option<DataStats> {
+        UserspaceDataplane::session_stats(self, tunnel_id, session_id).map(DataStats::from)
+    }
+
+    fn tunnel_stats(&mut self, tunnel_id: u32) -> Option<DataStats> {
+        let mut total = *self.tunnel_totals.get(&tunnel_id)?;
+        for ((t, _), token) in &self.by_id {
+            if *t != tunnel_id {
+                continue;
+            }
+            if let Some(slot) = self.slots.get(*token).and_then(Option::as_ref) {
+                total.add(&DataStats::from(slot.encap.stats()));
+            }
+        }
+        Some(total)
     }
 
     fn session_up(&mut self, session: &SessionInfo) -> Result<(), DataplaneError> {
@@ -546,6 +575,57 @@ mod tests {
         // A stale readiness for the removed token is ignored.
         dp.handle_readable(token);
         assert!(dp.poll_transmit().is_none());
+    }
+
+    #[test]
+    fn counters_per_session_and_per_tunnel_outlive_the_session() {
+        let mut dp = UserspaceDataplane::new();
+        let plane: &mut dyn Dataplane = &mut dp;
+        assert_eq!(plane.tunnel_stats(5), None, "unknown tunnel");
+        let info = ppp_info(5, 6);
+        let tunnel = TunnelInfo {
+            tunnel_id: 5,
+            peer_tunnel_id: 100,
+            name: None,
+            profile: "default".into(),
+            version: Version::V2,
+            transport: Transport::Udp,
+            peer: info.peer,
+            local: None,
+            network_created: false,
+        };
+        plane.tunnel_up(&tunnel).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plane.tunnel_stats(5), Some(DataStats::default()));
+        plane.session_up(&info).unwrap_or_else(|e| panic!("{e}"));
+        let Some(FdChange::Added(token)) = dp.poll_fd_change() else { panic!("no fd added") };
+        let far = dp.take_ppp_channel(5, 6).unwrap_or_else(|| panic!("no channel"));
+
+        // Two frames out (3 and 4 octets), one in (3 octets), and one for
+        // an unknown session, which no session's counters see.
+        tap::write_fd(far.as_fd(), &[0xc0, 0x21, 0x09]).unwrap_or_else(|e| panic!("{e}"));
+        tap::write_fd(far.as_fd(), &[0xc0, 0x21, 0x09, 0x01]).unwrap_or_else(|e| panic!("{e}"));
+        dp.handle_readable(token);
+        assert_eq!(std::iter::from_fn(|| dp.poll_transmit()).count(), 2);
+        let mut pkt = Vec::new();
+        emit_data_v2(5, 6, None, &[0xff, 0x03, 0x80, 0x21, 0x01], &mut pkt);
+        assert_eq!(dp.handle_data(info.peer, Transport::Udp, &first_data(&pkt)), Ok(()));
+        let mut stray = Vec::new();
+        emit_data_v2(5, 9, None, &[0x80, 0x21], &mut stray);
+        assert!(dp.handle_data(info.peer, Transport::Udp, &first_data(&stray)).is_err());
+
+        let want = DataStats { tx_packets: 2, tx_octets: 7, rx_packets: 1, rx_octets: 3, ..DataStats::default() };
+        let plane: &mut dyn Dataplane = &mut dp;
+        assert_eq!(plane.session_stats(5, 6), Some(want));
+        assert_eq!(plane.session_stats(5, 7), None);
+        assert_eq!(plane.session_stats(4, 6), None);
+        assert_eq!(plane.tunnel_stats(5), Some(want));
+
+        // The session goes: the tunnel keeps what it counted.
+        plane.session_down(&info);
+        assert_eq!(plane.session_stats(5, 6), None);
+        assert_eq!(plane.tunnel_stats(5), Some(want));
+        plane.tunnel_down(5);
+        assert_eq!(plane.tunnel_stats(5), None);
     }
 
     #[test]
