@@ -8,6 +8,8 @@
 //! errors ([`ini`]), the IPC message set daemons and CLIs speak over unix
 //! datagram sockets ([`ipc`]) and a small seeded random source ([`rng`]).
 
+#![warn(missing_docs)]
+
 pub mod daemon;
 pub mod evloop;
 pub mod ini;

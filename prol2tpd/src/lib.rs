@@ -8,6 +8,8 @@
 //! the kernel, userspace and null data planes live; [`daemon`] runs the core
 //! over real sockets.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod daemon;
 pub mod dataplane;

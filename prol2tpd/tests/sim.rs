@@ -779,3 +779,32 @@ fn outgoing_calls_from_the_lns() {
     assert_eq!(pair.nodes[LNS].ep.session_count(), 2);
     assert_eq!(pair.nodes[LAC].ep.session_count(), 2);
 }
+
+/// `max_halfopen_tunnels`: with SCCCN lost for good, the LNS's tunnels stay
+/// in wait-ctl-conn; beyond the limit new SCCRQs are dropped and counted,
+/// and once the half-open ones time out a new tunnel is accepted again.
+#[test]
+fn halfopen_limit_holds_and_frees_up() {
+    quiet();
+    let lns_cfg = EndpointConfig { max_halfopen_tunnels: 2, ..EndpointConfig::default() };
+    let mut pair = Pair::new(93, [lac_v4(), lns_v4()], [EndpointConfig::default(), lns_cfg], NetConfig::perfect());
+    pair.accept_all(LNS, Rc::new(TunnelParams::default()));
+    pair.nodes[LAC].filter = Some(Box::new(|_, t| match decode_sent(t) {
+        Some((_, m)) if m.msg_type == MessageType::Scccn => Verdict::Drop,
+        _ => Verdict::Pass,
+    }));
+    let now = pair.now;
+    for _ in 0..4 {
+        pair.ep(LAC).create_tunnel(now, dial(TunnelParams::default(), lns_v4())).expect("create_tunnel");
+    }
+    pair.run_for(Duration::from_secs(5));
+    let halfopen = |p: &Pair| p.nodes[LNS].ep.tunnels().filter(|t| t.state == TunnelState::WaitCtlConn).count();
+    assert_eq!(halfopen(&pair), 2, "only two half-open tunnels are kept");
+    assert!(pair.nodes[LNS].ep.stats().resource_failures >= 2, "the other SCCRQs were counted");
+    // Everything times out; then a tunnel whose SCCCN gets through comes up.
+    assert!(pair.run_until(Duration::from_secs(300), |p| p.nodes[LNS].ep.tunnels().count() == 0 && p.nodes[LAC].ep.tunnels().count() == 0));
+    pair.nodes[LAC].filter = None;
+    let now = pair.now;
+    pair.ep(LAC).create_tunnel(now, dial(TunnelParams::default(), lns_v4())).expect("create_tunnel");
+    assert!(pair.run_until(Duration::from_secs(30), |p| p.nodes[LNS].ep.tunnels().any(|t| t.state == TunnelState::Established)), "a slot freed up");
+}

@@ -153,9 +153,40 @@ lab_l2tp_sessions() {
         }'
 }
 
+# lab_need_prol2tpd: sets BIN (prol2tpd: $PROL2TPD, else the repository's
+# debug build) and CLI (prol2tp: $PROL2TP, else likewise) and fails the
+# scenario when either is missing (build before starting the lab).
+lab_need_prol2tpd() {
+    BIN=${PROL2TPD:-$LAB_REPO/target/debug/prol2tpd}
+    CLI=${PROL2TP:-$LAB_REPO/target/debug/prol2tp}
+    [ -x "$BIN" ] || lab_fail "no prol2tpd binary at $BIN (cargo build first)"
+    [ -x "$CLI" ] || lab_fail "no prol2tp binary at $CLI (cargo build first)"
+}
+
+# lab_keep_files DIR GLOB...: at exit, copies DIR's files matching the globs
+# to $LAB_OUT (the host's run directory) and, unless the scenario set
+# LAB_PASSED=1, prints the last 40 lines of each DIR/*.log on the console.
+lab_keep_files() {
+    LAB_KEEP_DIR=$1
+    shift
+    LAB_KEEP_GLOBS=("$@")
+    lab_on_exit 'lab_keep_files_now'
+}
+lab_keep_files_now() {
+    local g f
+    for g in "${LAB_KEEP_GLOBS[@]}"; do
+        for f in "$LAB_KEEP_DIR"/$g; do [ -f "$f" ] && cp "$f" "$LAB_OUT/"; done
+    done
+    [ "${LAB_PASSED:-}" = 1 ] && return
+    for f in "$LAB_KEEP_DIR"/*.log; do
+        [ -f "$f" ] || continue
+        echo "----- $(basename "$f") (last 40 lines) -----"
+        tail -n 40 "$f"
+    done
+}
+
 # prol2tpd's data counters through its own `l2tp` netlink get, as an
-# operator reads them (`prol2tp -j show session`). Scenarios set $CLI to the
-# prol2tp binary.
+# operator reads them (`prol2tp -j show session`); needs lab_need_prol2tpd.
 #   lab_cli NS CTL ARGS...          prol2tp in NS against control socket CTL
 #   lab_json_num JSON KEY           the number KEY has in JSON (empty if none)
 #   lab_data_counters NS CTL        sets DT DS (the one session) and RXP TXP RXO TXO

@@ -80,9 +80,14 @@ fn main() -> ExitCode {
     let target = if opts.foreground {
         Target::Stderr
     } else {
-        let facility =
-            log::parse_facility(opts.facility.as_deref().unwrap_or("daemon")).unwrap_or_else(|_| log::parse_facility("daemon").expect("daemon is a facility"));
-        Target::Syslog { facility, ident: "prol2tpd".into() }
+        // -L was checked by parse_args; "daemon" is the default.
+        match log::parse_facility(opts.facility.as_deref().unwrap_or("daemon")) {
+            Ok(facility) => Target::Syslog { facility, ident: "prol2tpd".into() },
+            Err(e) => {
+                eprintln!("prol2tpd: -L: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
     };
     if let Err(e) = log::init(target, Level::Debug) {
         eprintln!("prol2tpd: cannot start logging: {e}");

@@ -138,13 +138,9 @@ impl Daemon {
                 log::log(Level::Info, format_args!("control clear statistics"));
                 vec![Reply::Done]
             }
-            Request::Reload => match super::load_config(&self.opts) {
-                // Checked first so the CLI hears why a reload failed; then
-                // the same path as SIGHUP.
-                Ok(_) => {
-                    self.reload();
-                    vec![Reply::Done]
-                }
+            // The same path as SIGHUP; the CLI hears why a reload failed.
+            Request::Reload => match self.reload() {
+                Ok(()) => vec![Reply::Done],
                 Err(e) => vec![error(ErrorCode::Failed, &format!("reload failed: {e}"))],
             },
             Request::DeleteTunnel(sel) => vec![self.delete_tunnel(now, &sel)],

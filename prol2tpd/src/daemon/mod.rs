@@ -213,7 +213,9 @@ impl Daemon {
         for sig in self.signals.read_all() {
             log::log(Level::Info, format_args!("signal name={}", sig.name()));
             match sig {
-                Signal::Hup => self.reload(),
+                Signal::Hup => {
+                    let _ = self.reload();
+                }
                 Signal::Term | Signal::Int => self.shutdown(),
                 Signal::Chld => {
                     let statuses = reap_children();
@@ -235,12 +237,14 @@ impl Daemon {
 
     /// SIGHUP: new node settings and peer policy; new tunnel instances
     /// created, removed ones closed; nothing else established is touched.
-    fn reload(&mut self) {
+    /// Errors: the file does not load (the reason, already logged); the
+    /// running configuration is kept.
+    fn reload(&mut self) -> Result<(), String> {
         let new = match load_config(&self.opts) {
             Ok(c) => c,
             Err(e) => {
                 log::log(Level::Error, format_args!("reload failed: {e}; keeping the running configuration"));
-                return;
+                return Err(e);
             }
         };
         let now = Instant::now();
@@ -263,6 +267,7 @@ impl Daemon {
             self.create_instance(now, &name);
         }
         log::log(Level::Notice, format_args!("reload ok tunnels={} sessions={}", self.ep.tunnels().count(), self.ep.session_count()));
+        Ok(())
     }
 
     /// Dials a configured tunnel instance and queues its sessions.

@@ -10,7 +10,7 @@
 //! the limits a peer cannot push us past, the node-wide counters and the
 //! timer wheel in which every tunnel keeps one deadline.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
@@ -372,6 +372,13 @@ pub struct Endpoint {
     /// (peer address, the peer's tunnel id) → our tunnel id: recognises a
     /// retransmitted SCCRQ (RFC 2661 §5.8) and binds a peer to one tunnel.
     by_peer: HashMap<(SocketAddr, u32), u32>,
+    /// Tunnels this node opened (initiator side): the only candidates for
+    /// the tie breaker and the v3-to-v2 fallback, so packets from peers
+    /// never cost a walk over every tunnel.
+    locally_opened: BTreeSet<u32>,
+    /// Peer-created tunnels not yet established (`max_halfopen_tunnels`),
+    /// kept up to date by [`Endpoint::after`].
+    halfopen: BTreeSet<u32>,
     timers: TimerWheel<u32>,
     acceptor: Option<Acceptor>,
     sh: Shared,
@@ -385,6 +392,8 @@ impl Endpoint {
         Endpoint {
             tunnels: BTreeMap::new(),
             by_peer: HashMap::new(),
+            locally_opened: BTreeSet::new(),
+            halfopen: BTreeSet::new(),
             timers: TimerWheel::new(now),
             acceptor: None,
             sh: Shared {
@@ -490,6 +499,7 @@ impl Endpoint {
         let mut c = cx(now, &mut self.sh);
         let t = Tunnel::open(&mut c, id, peer, params);
         c.events.push_back(Event::TunnelCreated(t.info()));
+        self.locally_opened.insert(id);
         self.tunnels.insert(id, t);
         self.after(now, id);
         Ok(id)
@@ -575,12 +585,19 @@ impl Endpoint {
                 self.by_peer.remove(&key);
             }
             self.tunnels.remove(&id);
+            self.locally_opened.remove(&id);
+            self.halfopen.remove(&id);
             self.timers.cancel(id);
             self.sh.events.push_back(Event::TunnelDeleted { tunnel_id: id, name });
             return;
         }
         if t.network_created && t.peer_id != 0 {
             self.by_peer.entry((t.peer, t.peer_id)).or_insert(id);
+        }
+        if t.network_created && t.state == TunnelState::WaitCtlConn {
+            self.halfopen.insert(id);
+        } else {
+            self.halfopen.remove(&id);
         }
         match t.poll_timeout() {
             Some(d) => self.timers.set(id, d.max(now)),
@@ -682,16 +699,20 @@ impl Endpoint {
     /// RFC 2661 §6.4: the StopCCN's Assigned Tunnel ID names the peer's
     /// tunnel; deliver it to ours. Returns whether a tunnel took it.
     fn stop_ccn_to_zero(&mut self, now: Instant, from: SocketAddr, header: &ControlHeader, avps: &[u8], bytes: &[u8]) -> bool {
-        let target = self.tunnels.values().find(|t| {
-            t.peer == from && t.peer_id != 0 && {
-                let secret = t.params.secret.as_deref();
-                message::decode(avps, &DecodeCtx { secret }).is_ok_and(|m| match t.version {
-                    Version::V2 => m.avps.assigned_tunnel_id.map(u32::from) == Some(t.peer_id),
-                    Version::V3 => m.avps.assigned_control_connection_id == Some(t.peer_id),
-                })
-            }
-        });
-        let Some(id) = target.map(|t| t.id) else { return false };
+        // The Assigned Tunnel ID as sent in the clear (a hidden one cannot
+        // be read without knowing whose tunnel it is: such a StopCCN stays
+        // dropped, and the tunnel times out instead).
+        let peer_tid = match header.version {
+            Version::V2 => super::tunnel::peek_u16_avp(avps, super::avp::attr::ASSIGNED_TUNNEL_ID).map(u32::from),
+            Version::V3 => super::tunnel::peek_u32_avp(avps, super::avp::attr::ASSIGNED_CONTROL_CONNECTION_ID),
+        };
+        let Some(peer_tid) = peer_tid.filter(|t| *t != 0) else { return false };
+        let target = self
+            .by_peer
+            .get(&(from, peer_tid))
+            .copied()
+            .or_else(|| self.locally_opened.iter().copied().find(|id| self.tunnels.get(id).is_some_and(|t| t.peer == from && t.peer_id == peer_tid)));
+        let Some(id) = target else { return false };
         if let Some(t) = self.tunnels.get_mut(&id) {
             t.handle_packet(&mut cx(now, &mut self.sh), from, header, avps, bytes);
         }
@@ -703,7 +724,8 @@ impl Endpoint {
     /// v2-only peer answering our SCCRQ (xl2tpd sends a v2 ZLB). Falls back
     /// at once instead of waiting out the retries. Returns whether it did.
     fn v2_answer(&mut self, now: Instant, from: SocketAddr) -> bool {
-        let Some(id) = self.tunnels.values().find(|t| t.awaiting_v3_answer() && t.peer.ip() == from.ip()).map(|t| t.id) else { return false };
+        let found = self.locally_opened.iter().copied().find(|id| self.tunnels.get(id).is_some_and(|t| t.awaiting_v3_answer() && t.peer.ip() == from.ip()));
+        let Some(id) = found else { return false };
         let fell_back = self.tunnels.get_mut(&id).is_some_and(|t| t.v2_answer(&mut cx(now, &mut self.sh)));
         self.after(now, id);
         fell_back
@@ -795,9 +817,10 @@ impl Endpoint {
         // open a second, half-open tunnel the peer no longer knows.
         let recent = |t: &Tunnel| t.state == TunnelState::Established && t.up_at.is_some_and(|u| now < u + t.hold_time());
         let rival = self
-            .tunnels
-            .values()
-            .find(|t| !t.network_created && t.peer.ip() == from.ip() && (t.state == TunnelState::WaitCtlReply || recent(t)))
+            .locally_opened
+            .iter()
+            .filter_map(|id| self.tunnels.get(id))
+            .find(|t| t.peer.ip() == from.ip() && (t.state == TunnelState::WaitCtlReply || recent(t)))
             .map(|t| (t.id, t.tie_breaker, t.state));
         if let Some((rival_id, ours, state)) = rival {
             let verdict = match tie_break(ours, msg.avps.tie_breaker) {
@@ -817,6 +840,7 @@ impl Endpoint {
                     common::log::log(common::log::Level::Info, format_args!("tie-breaker from={from} verdict={verdict:?} discard_tunnel_id={rival_id}"));
                     if let Some(t) = self.tunnels.remove(&rival_id) {
                         self.timers.cancel(rival_id);
+                        self.locally_opened.remove(&rival_id);
                         carried = t.sessions().filter(|s| s.locally_initiated()).map(|s| (s.call_type, s.params.clone())).collect();
                         let mut p = (*t.params).clone();
                         p.peer = Some(from);
@@ -838,8 +862,7 @@ impl Endpoint {
         }
         let max_half = self.sh.config.max_halfopen_tunnels;
         if max_half != 0 {
-            let half = self.tunnels.values().filter(|t| t.network_created && t.state == TunnelState::WaitCtlConn).count();
-            if half >= max_half as usize {
+            if self.halfopen.len() >= max_half as usize {
                 self.sh.stats.resource_failures += 1;
                 common::log::log(common::log::Level::Warning, format_args!("drop msg=SCCRQ from={from} reason=max_halfopen_tunnels"));
                 return;

@@ -288,7 +288,7 @@ pub(crate) fn peek_message_type(avps: &[u8]) -> Option<MessageType> {
 
 /// Reads a plain (unhidden) u32 AVP from undecodable AVP bytes; used to
 /// find the v3 Remote Session ID of a session message that failed to decode.
-fn peek_u32_avp(avps: &[u8], attr_type: u16) -> Option<u32> {
+pub(crate) fn peek_u32_avp(avps: &[u8], attr_type: u16) -> Option<u32> {
     for avp in AvpIter::new(avps) {
         let avp = avp.ok()?;
         if avp.vendor_id == 0 && avp.attr_type == attr_type && !avp.hidden {
@@ -301,7 +301,7 @@ fn peek_u32_avp(avps: &[u8], attr_type: u16) -> Option<u32> {
 
 /// Reads a plain (unhidden) u16 AVP from undecodable AVP bytes; used to
 /// find the v2 Assigned Session ID of a request that failed to decode.
-fn peek_u16_avp(avps: &[u8], attr_type: u16) -> Option<u16> {
+pub(crate) fn peek_u16_avp(avps: &[u8], attr_type: u16) -> Option<u16> {
     for avp in AvpIter::new(avps) {
         let avp = avp.ok()?;
         if avp.vendor_id == 0 && avp.attr_type == attr_type && !avp.hidden {
@@ -1003,6 +1003,15 @@ impl Tunnel {
             return;
         }
         self.expire_session_setups(cx);
+        if self.state == TunnelState::WaitCtlConn && cx.now >= self.created_at + self.hold_time() {
+            // RFC 2661 §7.2.1 leaves wait-ctl-conn without a timer of its
+            // own: once our SCCRP is acknowledged the channel is idle, and a
+            // peer that never sends SCCCN would hold the tunnel (and a
+            // max_halfopen_tunnels slot) for ever. One retransmission cycle
+            // is the peer's whole chance.
+            cx.stats.peer_timeouts += 1;
+            return self.close(cx, result(stop_ccn::GENERAL_ERROR, Some(error::NO_GENERAL_ERROR), "no SCCCN within one retransmission cycle"));
+        }
         if self.state == TunnelState::Established && self.chan.hello_due() {
             self.stats.hello_tx += 1;
             self.queue(cx, 0, ControlMessage { msg_type: MessageType::Hello, avps: Avps::default() });
@@ -1051,6 +1060,8 @@ impl Tunnel {
             // Once the channel is idle nothing else would wake us (its next
             // deadline is the HELLO timer).
             self.close_deadline.or_else(|| if self.chan.is_idle() { Some(self.created_at) } else { chan })
+        } else if self.state == TunnelState::WaitCtlConn {
+            Some(self.created_at + self.hold_time())
         } else {
             self.setup_deadlines.first().map(|d| d.0)
         };

@@ -15,30 +15,10 @@
 . "$LAB_REPO/tests/lab/lib.sh"
 
 D=$LAB_TMP
-BIN=${PROL2TPD:-$LAB_REPO/target/debug/prol2tpd}
-[ -x "$BIN" ] || lab_fail "no prol2tpd binary at $BIN (cargo build first)"
-# prol2tpd's counters, as `prol2tp -j` reports them (the kernel's, read with
-# an l2tp netlink get). These helpers are the same in every prol2tpd-*.sh.
-CLI=${PROL2TP:-$LAB_REPO/target/debug/prol2tp}
-[ -x "$CLI" ] || lab_fail "no prol2tp binary at $CLI (cargo build first)"
-# lab_data_counters NS CTL: sets DT DS (ids) and RXP TXP RXO TXO (data packets
-# and octets received and sent) of the daemon's only session.
-# lab_data_moved NS CTL WHAT RXP0 TXP0 RXO0 TXO0: reads the counters again and
-# fails unless 6 more packets (3 echo requests and 3 replies each way) and
-# more octets went each way; the tunnel's counters cover the session's.
+lab_need_prol2tpd
 
 lab_modprobe l2tp_netlink l2tp_eth l2tp_ip l2tp_ip6 veth
-lab_on_exit 'for f in "$D"/*.log "$D"/*.conf; do [ -f "$f" ] && cp "$f" "$LAB_OUT/"; done'
-lab_on_exit 'lab_dump_logs'
-lab_dump_logs() {
-    [ "${LAB_PASSED:-}" = 1 ] && return
-    local f
-    for f in "$D"/*.log; do
-        [ -f "$f" ] || continue
-        echo "----- $(basename "$f") (last 30 lines) -----"
-        tail -n 30 "$f"
-    done
-}
+lab_keep_files "$D" '*.log' '*.conf'
 
 start() { # NS NAME -> sets PID_<NAME>
     ip netns exec "$1" env PROL2TP_CONTROL="$D/$2.ctl" "$BIN" -f -c "$D/$2.conf" >"$D/$2.log" 2>&1 &

@@ -25,17 +25,7 @@ lab_netns lac lns
 lab_veth lac veth-lac "$LAC_ADDR/24" lns veth-lns "$LNS_ADDR/24"
 
 # Keep the logs for the host whatever happens.
-lab_on_exit 'for f in "$D"/*.log; do [ -f "$f" ] && cp "$f" "$LAB_OUT/"; done'
-lab_on_exit 'lab_dump_logs'
-lab_dump_logs() {
-    [ "${LAB_PASSED:-}" = 1 ] && return
-    local f
-    for f in "$D"/*.log; do
-        [ -f "$f" ] || continue
-        echo "----- $(basename "$f") (last 40 lines) -----"
-        tail -n 40 "$f"
-    done
-}
+lab_keep_files "$D" '*.log'
 
 echo "* * lab-s3cr3t" >"$D/l2tp-secrets"
 

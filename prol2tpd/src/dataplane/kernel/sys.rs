@@ -213,7 +213,8 @@ pub fn l2tp_ip_connect(fd: BorrowedFd<'_>, peer: IpAddr, peer_tunnel_id: u32) ->
 /// daemon's signal fd blocked and ignored (both survive `exec`; a pppd
 /// with SIGTERM and SIGCHLD blocked would never stop nor reap its
 /// scripts). `fd` must be above 2, since the child's stdin/stdout/stderr
-/// are set up before.
+/// are set up before. (Today's std also empties the mask in the child, but
+/// as an undocumented detail; this does not rely on it.)
 pub fn prepare_child(cmd: &mut std::process::Command, fd: RawFd) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs in the forked child before exec and only
