@@ -20,9 +20,10 @@
 //! ```
 //!
 //! Bodies are made of a few primitives, all big-endian: `u8`, `u16`, `u32`,
-//! `u64`, `str` (u16 length + UTF-8 octets) and `sel` (an object selector:
+//! `u64`, `str` (u16 length + UTF-8 octets), `sel` (an object selector:
 //! u8 kind 1 + u32 id, or kind 2 + `str` name; kind 0 = none where the
-//! selector is optional). Requests have types below 0x8000 and replies
+//! selector is optional) and `params` (u16 count + that many `str` key,
+//! `str` value pairs). Requests have types below 0x8000 and replies
 //! 0x8000 and up; a reply carries the `request_id` of its request. Data
 //! comes back as [`Record`]s: an object kind and an ordered list of
 //! `(key, value)` fields, values typed as string, unsigned or boolean, which
@@ -80,12 +81,31 @@ pub mod msg_type {
     pub const DELETE_TUNNEL: u16 = 0x0009;
     /// Request: close a session (CDN). Body: `sel` tunnel, `sel` session.
     pub const DELETE_SESSION: u16 = 0x000A;
+    /// Request: the profiles in force, one record each.
+    pub const SHOW_PROFILES: u16 = 0x000B;
+    /// Request: create a tunnel instance. Body: `str` name, `params`.
+    pub const CREATE_TUNNEL: u16 = 0x000C;
+    /// Request: create a session instance. Body: `sel` tunnel, `str` name,
+    /// `params`.
+    pub const CREATE_SESSION: u16 = 0x000D;
+    /// Request: set one instance's trace flags. Body: `sel` tunnel,
+    /// optional `sel` session, `str` flags.
+    pub const SET_TRACE: u16 = 0x000E;
+    /// Request: send me events. Body: u32 event mask, optional `sel`
+    /// tunnel filter.
+    pub const SUBSCRIBE: u16 = 0x000F;
+    /// Request: stop sending me events. Empty body.
+    pub const UNSUBSCRIBE: u16 = 0x0010;
     /// Reply: the request was carried out. Empty body.
     pub const DONE: u16 = 0x8001;
     /// Reply: the request failed. Body: u16 code, `str` message.
     pub const ERROR: u16 = 0x8002;
     /// Reply: data. Body: u8 flags (bit 0: more follow), u16 count, records.
     pub const RECORDS: u16 = 0x8003;
+    /// Unsolicited: one event to a subscriber (or to a hook-script runner).
+    /// Body: u64 sequence number, one record. The header carries the
+    /// `request_id` of the `SUBSCRIBE` that asked for it.
+    pub const EVENT: u16 = 0x8004;
 }
 
 /// Why bytes are not a valid message, or a message cannot be encoded.
@@ -241,6 +261,50 @@ pub enum Request {
         /// The session within it.
         session: Selector,
     },
+    /// One record per profile in force (`tunnel_profile`,
+    /// `session_profile`, `ppp_profile`, `eth_profile`, `peer_profile`).
+    ShowProfiles,
+    /// Creates a tunnel instance that is not in the configuration, with
+    /// the parameters of a `[tunnel "NAME"]` section.
+    CreateTunnel {
+        /// Instance name.
+        name: String,
+        /// `(key, value)` as in the configuration file.
+        params: Vec<(String, String)>,
+    },
+    /// Creates a session instance in an existing tunnel, with the
+    /// parameters of a `[session "TUNNEL/NAME"]` section.
+    CreateSession {
+        /// The tunnel.
+        tunnel: Selector,
+        /// Instance name.
+        name: String,
+        /// `(key, value)` as in the configuration file.
+        params: Vec<(String, String)>,
+    },
+    /// Sets the `trace_flags` of one tunnel, or of one session when
+    /// `session` is given.
+    SetTrace {
+        /// The tunnel.
+        tunnel: Selector,
+        /// The session within it, if the target is a session.
+        session: Option<Selector>,
+        /// Trace flags as in the configuration (`all`, `none`, a
+        /// comma-separated category list, or a number).
+        flags: String,
+    },
+    /// Asks for events: those whose bit is set in `events` (the daemon's
+    /// event numbering; 0 means all) and, with `tunnel`, only those of
+    /// that tunnel. Answered with `Done`, then `Event` messages carrying
+    /// this request's id.
+    Subscribe {
+        /// Event bit mask; 0 = every event.
+        events: u32,
+        /// Only events of this tunnel (by id or name).
+        tunnel: Option<Selector>,
+    },
+    /// Stops the events sent to the requester's address.
+    Unsubscribe,
 }
 
 /// Error classes in an [`Reply::Error`].
@@ -420,6 +484,14 @@ pub enum Reply {
         /// The objects.
         records: Vec<Record>,
     },
+    /// One event, unsolicited: sent to subscribers and script runners.
+    Event {
+        /// Sequence number, counted per receiver from 1 for every event it
+        /// matched, sent or dropped; a gap means events were lost.
+        seq: u64,
+        /// The event: `kind` names it (`SESSION UP`), fields describe it.
+        record: Record,
+    },
 }
 
 /// Either side of an exchange.
@@ -456,11 +528,18 @@ impl Message {
                 Request::Reload => RELOAD,
                 Request::DeleteTunnel(_) => DELETE_TUNNEL,
                 Request::DeleteSession { .. } => DELETE_SESSION,
+                Request::ShowProfiles => SHOW_PROFILES,
+                Request::CreateTunnel { .. } => CREATE_TUNNEL,
+                Request::CreateSession { .. } => CREATE_SESSION,
+                Request::SetTrace { .. } => SET_TRACE,
+                Request::Subscribe { .. } => SUBSCRIBE,
+                Request::Unsubscribe => UNSUBSCRIBE,
             },
             Body::Reply(r) => match r {
                 Reply::Done => DONE,
                 Reply::Error { .. } => ERROR,
                 Reply::Records { .. } => RECORDS,
+                Reply::Event { .. } => EVENT,
             },
         }
     }
@@ -505,12 +584,36 @@ impl Message {
 
 fn encode_request(w: &mut Writer, r: &Request) -> Result<(), IpcError> {
     match r {
-        Request::ShowSystem | Request::ShowTunnels | Request::ShowStatistics | Request::ClearStatistics | Request::Reload => Ok(()),
+        Request::ShowSystem
+        | Request::ShowTunnels
+        | Request::ShowStatistics
+        | Request::ClearStatistics
+        | Request::Reload
+        | Request::ShowProfiles
+        | Request::Unsubscribe => Ok(()),
         Request::ShowTunnel(s) | Request::DeleteTunnel(s) => w.sel(Some(s)),
         Request::ShowSessions(s) => w.sel(s.as_ref()),
         Request::ShowSession { tunnel, session } | Request::DeleteSession { tunnel, session } => {
             w.sel(Some(tunnel))?;
             w.sel(Some(session))
+        }
+        Request::CreateTunnel { name, params } => {
+            w.str(name)?;
+            w.params(params)
+        }
+        Request::CreateSession { tunnel, name, params } => {
+            w.sel(Some(tunnel))?;
+            w.str(name)?;
+            w.params(params)
+        }
+        Request::SetTrace { tunnel, session, flags } => {
+            w.sel(Some(tunnel))?;
+            w.sel(session.as_ref())?;
+            w.str(flags)
+        }
+        Request::Subscribe { events, tunnel } => {
+            w.u32(*events);
+            w.sel(tunnel.as_ref())
         }
     }
 }
@@ -526,32 +629,41 @@ fn encode_reply(w: &mut Writer, r: &Reply) -> Result<(), IpcError> {
             w.u8(u8::from(*more));
             w.u16(u16::try_from(records.len()).map_err(|_| IpcError::TooLarge)?);
             for rec in records {
-                w.str(&rec.kind)?;
-                w.u16(u16::try_from(rec.fields.len()).map_err(|_| IpcError::TooLarge)?);
-                for (k, v) in &rec.fields {
-                    w.str(k)?;
-                    match v {
-                        Value::Str(s) => {
-                            w.u8(0);
-                            w.str(s)?;
-                        }
-                        Value::U64(n) => {
-                            w.u8(1);
-                            w.u64(*n);
-                        }
-                        Value::Bool(b) => {
-                            w.u8(2);
-                            w.u8(u8::from(*b));
-                        }
-                    }
-                    if w.buf.len() > MAX_DATAGRAM {
-                        return Err(IpcError::TooLarge);
-                    }
-                }
+                encode_record(w, rec)?;
             }
             Ok(())
         }
+        Reply::Event { seq, record } => {
+            w.u64(*seq);
+            encode_record(w, record)
+        }
     }
+}
+
+fn encode_record(w: &mut Writer, rec: &Record) -> Result<(), IpcError> {
+    w.str(&rec.kind)?;
+    w.u16(u16::try_from(rec.fields.len()).map_err(|_| IpcError::TooLarge)?);
+    for (k, v) in &rec.fields {
+        w.str(k)?;
+        match v {
+            Value::Str(s) => {
+                w.u8(0);
+                w.str(s)?;
+            }
+            Value::U64(n) => {
+                w.u8(1);
+                w.u64(*n);
+            }
+            Value::Bool(b) => {
+                w.u8(2);
+                w.u8(u8::from(*b));
+            }
+        }
+        if w.buf.len() > MAX_DATAGRAM {
+            return Err(IpcError::TooLarge);
+        }
+    }
+    Ok(())
 }
 
 fn decode_body(t: u16, r: &mut Reader) -> Result<Body, IpcError> {
@@ -568,6 +680,12 @@ fn decode_body(t: u16, r: &mut Reader) -> Result<Body, IpcError> {
         RELOAD => req(Request::Reload),
         DELETE_TUNNEL => req(Request::DeleteTunnel(r.sel_required()?)),
         DELETE_SESSION => req(Request::DeleteSession { tunnel: r.sel_required()?, session: r.sel_required()? }),
+        SHOW_PROFILES => req(Request::ShowProfiles),
+        CREATE_TUNNEL => req(Request::CreateTunnel { name: r.str()?, params: r.params()? }),
+        CREATE_SESSION => req(Request::CreateSession { tunnel: r.sel_required()?, name: r.str()?, params: r.params()? }),
+        SET_TRACE => req(Request::SetTrace { tunnel: r.sel_required()?, session: r.sel()?, flags: r.str()? }),
+        SUBSCRIBE => req(Request::Subscribe { events: r.u32()?, tunnel: r.sel()? }),
+        UNSUBSCRIBE => req(Request::Unsubscribe),
         DONE => Ok(Body::Reply(Reply::Done)),
         ERROR => Ok(Body::Reply(Reply::Error { code: ErrorCode::from_u16(r.u16()?), message: r.str()? })),
         RECORDS => {
@@ -579,6 +697,7 @@ fn decode_body(t: u16, r: &mut Reader) -> Result<Body, IpcError> {
             }
             Ok(Body::Reply(Reply::Records { more, records }))
         }
+        EVENT => Ok(Body::Reply(Reply::Event { seq: r.u64()?, record: decode_record(r)? })),
         t => Err(IpcError::UnknownType(t)),
     }
 }
@@ -620,6 +739,14 @@ impl Writer {
     fn str(&mut self, s: &str) -> Result<(), IpcError> {
         self.u16(u16::try_from(s.len()).map_err(|_| IpcError::TooLarge)?);
         self.buf.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+    fn params(&mut self, params: &[(String, String)]) -> Result<(), IpcError> {
+        self.u16(u16::try_from(params.len()).map_err(|_| IpcError::TooLarge)?);
+        for (k, v) in params {
+            self.str(k)?;
+            self.str(v)?;
+        }
         Ok(())
     }
     fn sel(&mut self, s: Option<&Selector>) -> Result<(), IpcError> {
@@ -685,6 +812,14 @@ impl<'a> Reader<'a> {
             2 => Ok(Some(Selector::Name(self.str()?))),
             k => Err(IpcError::BadField("selector kind", k)),
         }
+    }
+    fn params(&mut self) -> Result<Vec<(String, String)>, IpcError> {
+        let n = self.u16()?;
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push((self.str()?, self.str()?));
+        }
+        Ok(out)
     }
     fn sel_required(&mut self) -> Result<Selector, IpcError> {
         match self.sel()? {
@@ -903,7 +1038,7 @@ impl Client {
 
     /// Sends `req` and waits up to `timeout` for its reply; the parts of a
     /// split `Records` reply are joined into one. Replies to other request
-    /// ids are skipped.
+    /// ids, and events, are skipped.
     pub fn call(&mut self, req: Request, timeout: Duration) -> Result<Reply, ClientError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
@@ -934,6 +1069,8 @@ impl Client {
                     all.extend(records);
                     return Ok(Reply::Records { more: false, records: all });
                 }
+                // Events belong to a subscription, not to this call.
+                Body::Reply(Reply::Event { .. }) => continue,
                 Body::Reply(r) => return Ok(r),
                 Body::Request(_) => return Err(ClientError::Protocol(IpcError::UnknownType(0))),
             }
@@ -990,6 +1127,24 @@ mod tests {
         golden(req(7, Request::Reload), 8, &[]);
         golden(req(7, Request::DeleteTunnel(Selector::Id(1))), 9, &[1, 0, 0, 0, 1]);
         golden(req(7, Request::DeleteSession { tunnel: Selector::Id(1), session: Selector::Name("s".into()) }), 10, &[1, 0, 0, 0, 1, 2, 0, 1, b's']);
+        golden(req(7, Request::ShowProfiles), 11, &[]);
+        let kv = vec![("peer".to_string(), "192.0.2.1".to_string())];
+        let kv_bytes: &[u8] = &[0, 1, 0, 4, b'p', b'e', b'e', b'r', 0, 9, b'1', b'9', b'2', b'.', b'0', b'.', b'2', b'.', b'1'];
+        golden(req(7, Request::CreateTunnel { name: "t".into(), params: kv.clone() }), 12, &[&[0, 1, b't'][..], kv_bytes].concat());
+        golden(
+            req(7, Request::CreateSession { tunnel: Selector::Id(3), name: "s".into(), params: kv }),
+            13,
+            &[&[1, 0, 0, 0, 3, 0, 1, b's'][..], kv_bytes].concat(),
+        );
+        golden(req(7, Request::SetTrace { tunnel: Selector::Id(3), session: None, flags: "all".into() }), 14, &[1, 0, 0, 0, 3, 0, 0, 3, b'a', b'l', b'l']);
+        golden(
+            req(7, Request::SetTrace { tunnel: Selector::Id(3), session: Some(Selector::Id(4)), flags: "".into() }),
+            14,
+            &[1, 0, 0, 0, 3, 1, 0, 0, 0, 4, 0, 0],
+        );
+        golden(req(7, Request::Subscribe { events: 0x30, tunnel: None }), 15, &[0, 0, 0, 0x30, 0]);
+        golden(req(7, Request::Subscribe { events: 0, tunnel: Some(Selector::Name("a".into())) }), 15, &[0, 0, 0, 0, 2, 0, 1, b'a']);
+        golden(req(7, Request::Unsubscribe), 16, &[]);
     }
 
     #[test]
@@ -1010,6 +1165,16 @@ mod tests {
             ],
         );
         golden(rep(1, Reply::Records { more: false, records: vec![] }), 0x8003, &[0, 0, 0]);
+        let mut e = Record::new("SESSION UP");
+        e.num("tid", 5u64);
+        golden(
+            rep(9, Reply::Event { seq: 2, record: e }),
+            0x8004,
+            &[
+                0, 0, 0, 0, 0, 0, 0, 2, 0, 10, b'S', b'E', b'S', b'S', b'I', b'O', b'N', b' ', b'U', b'P', 0, 1, 0, 3, b't', b'i', b'd', 1, 0, 0, 0, 0, 0, 0,
+                0, 5,
+            ],
+        );
     }
 
     #[test]

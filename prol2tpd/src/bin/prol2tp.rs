@@ -135,6 +135,10 @@ fn main() -> ExitCode {
             print!("{}", render(&records, list, kind, inv.json));
             ExitCode::SUCCESS
         }
+        Ok(Reply::Event { .. }) => {
+            eprintln!("prol2tp: unexpected event in reply");
+            ExitCode::FAILURE
+        }
         Err(e @ (ClientError::Io(_) | ClientError::Timeout)) => not_running(&e),
         Err(e) => {
             eprintln!("prol2tp: {e}");

@@ -34,7 +34,8 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use common::ini::ConfigError;
 use common::ini::IniFile;
@@ -105,6 +106,9 @@ fn prefix_contains(net: IpAddr, len: u8, addr: IpAddr) -> bool {
     }
 }
 
+/// Default directory of the hook scripts.
+pub const DEFAULT_SCRIPT_DIR: &str = "/etc/prol2tp";
+
 /// `[system]`: daemon-wide settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SystemConfig {
@@ -130,6 +134,13 @@ pub struct SystemConfig {
     pub listen: Vec<IpAddr>,
     /// Most hook scripts running at once, 1..=1024 (default 8).
     pub max_running_scripts: u32,
+    /// Directory of the hook scripts (default `/etc/prol2tp`).
+    pub script_dir: PathBuf,
+    /// A hook script still running after this long is killed, 1..=3600 s
+    /// (default 30 s).
+    pub script_timeout: Duration,
+    /// Hook scripts on or off (default on; they run only where present).
+    pub scripts: bool,
 }
 
 impl Default for SystemConfig {
@@ -145,6 +156,9 @@ impl Default for SystemConfig {
             dataplane: DataplaneKind::Auto,
             listen: vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V6(Ipv6Addr::UNSPECIFIED)],
             max_running_scripts: 8,
+            script_dir: PathBuf::from(DEFAULT_SCRIPT_DIR),
+            script_timeout: Duration::from_secs(30),
+            scripts: true,
         }
     }
 }

@@ -147,6 +147,10 @@ impl Daemon {
             Request::DeleteSession { tunnel, session } => {
                 vec![self.delete_session(now, &tunnel, &session)]
             }
+            Request::ShowProfiles | Request::CreateTunnel { .. } | Request::CreateSession { .. } | Request::SetTrace { .. } => {
+                vec![error(ErrorCode::Unsupported, "not implemented yet")]
+            }
+            Request::Subscribe { .. } | Request::Unsubscribe => vec![error(ErrorCode::Unsupported, "not implemented yet")],
         }
     }
 

@@ -550,11 +550,20 @@ impl Endpoint {
         }
     }
 
-    /// Changes the trace flags of a tunnel and, with `with_sessions`, of
-    /// its sessions. Errors: no such tunnel.
+    /// Changes the trace flags of one tunnel (its sessions keep theirs).
+    /// Errors: no such tunnel.
     pub fn set_tunnel_trace(&mut self, tunnel_id: u32, flags: TraceFlags) -> Result<(), EndpointError> {
         let t = self.tunnels.get_mut(&tunnel_id).ok_or(EndpointError::NoSuchTunnel(tunnel_id))?;
         t.trace_flags = flags;
+        Ok(())
+    }
+
+    /// Changes the trace flags of one session. Errors: no such tunnel or
+    /// session.
+    pub fn set_session_trace(&mut self, tunnel_id: u32, session_id: u32, flags: TraceFlags) -> Result<(), EndpointError> {
+        let t = self.tunnels.get_mut(&tunnel_id).ok_or(EndpointError::NoSuchTunnel(tunnel_id))?;
+        let s = t.session_mut(session_id).ok_or(EndpointError::NoSuchSession(tunnel_id, session_id))?;
+        s.trace_flags = flags;
         Ok(())
     }
 
