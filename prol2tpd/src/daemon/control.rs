@@ -90,6 +90,9 @@ impl Daemon {
             let data = buf.get(..got.len).unwrap_or_default();
             let (request_id, replies) = match Message::decode(data) {
                 _ if !uid_allowed(got.uid) => (request_id_of(data), vec![error(ErrorCode::Denied, "permission denied")]),
+                Ok(Message { request_id, body: Body::Request(req @ (Request::Subscribe { .. } | Request::Unsubscribe)) }) => {
+                    (request_id, vec![self.on_subscribe(&got.peer, request_id, req)])
+                }
                 Ok(Message { request_id, body: Body::Request(req) }) => (request_id, self.answer(req)),
                 Ok(m) => (m.request_id, vec![error(ErrorCode::BadRequest, "not a request")]),
                 Err(e) => (request_id_of(data), vec![error(ErrorCode::Unsupported, &e.to_string())]),
@@ -150,7 +153,8 @@ impl Daemon {
             Request::ShowProfiles | Request::CreateTunnel { .. } | Request::CreateSession { .. } | Request::SetTrace { .. } => {
                 vec![error(ErrorCode::Unsupported, "not implemented yet")]
             }
-            Request::Subscribe { .. } | Request::Unsubscribe => vec![error(ErrorCode::Unsupported, "not implemented yet")],
+            // Answered in `on_control`, which knows the requester's address.
+            Request::Subscribe { .. } | Request::Unsubscribe => vec![error(ErrorCode::BadRequest, "subscribe needs a reply address")],
         }
     }
 

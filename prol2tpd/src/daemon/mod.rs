@@ -8,7 +8,9 @@
 //! exit once they are acknowledged or after a short grace period.
 
 pub mod control;
+mod events;
 pub mod glue;
+mod hooks;
 pub mod net;
 mod plane;
 pub mod ppp;
