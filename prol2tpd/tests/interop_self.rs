@@ -323,6 +323,12 @@ fn sighup_reload_adds_removes_and_keeps_tunnels() {
     let not_a = |log: &str, tid: &str| events(log, "tunnel down").iter().all(|f| f.req("tunnel_id") != tid);
     assert!(not_a(&lac.log(), &tid_a), "tunnel a went down:\n{}", lac.log());
     assert!(not_a(&lns.log(), &lns_a), "tunnel a went down:\n{}", lns.log());
+    // Nor did its session, on either side.
+    let session_stayed = |log: &str, tid: &str| events(log, "session down").iter().all(|f| f.req("tunnel_id") != tid);
+    assert!(session_stayed(&lac.log(), &tid_a), "session of tunnel a went down:\n{}", lac.log());
+    assert!(session_stayed(&lns.log(), &lns_a), "session of tunnel a went down:\n{}", lns.log());
+    let s = lac.cli_ok("-j show sessions a");
+    assert_eq!(s.matches("\"state\":\"established\"").count(), 1, "{s}");
 
     // A broken file: line 6 has an unknown parameter.
     let broken = format!("{LAC_SYSTEM}[tunnel \"d\"]\nno_such_parameter = 1\n\n{a}{c}");
