@@ -1,14 +1,17 @@
 //! Daemon plumbing: detaching from the terminal and the pid file.
 //!
 //! Start-up order of a daemon: parse options and check the configuration
-//! (errors on the terminal), [`daemonize`] unless `-f`, create the
-//! [`PidFile`], [`crate::signal::Signals::new`], [`crate::log::init`], then
-//! open sockets and enter the loop. [`daemonize`] forks, so it must run
-//! while the process has a single thread.
+//! (errors on the terminal), [`detach`] unless `-f`, create the
+//! [`PidFile`], open sockets and set everything up (errors still on the
+//! terminal), then [`Detached::ready`] and enter the loop. The command that
+//! started the daemon returns only then: with status 0 when it is ready,
+//! 1 when it failed to start, so an init system or a shell sees start-up
+//! failures. [`detach`] forks, so it must run while the process has a
+//! single thread.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -20,8 +23,13 @@ use nix::unistd::{chdir, dup2, fork, setsid, ForkResult};
 /// destructors (the parent's half of a fork must not flush or clean up
 /// state it shares with the child).
 fn exit_now() -> ! {
+    exit_now_with(0)
+}
+
+/// [`exit_now`] with a status.
+fn exit_now_with(status: i32) -> ! {
     // SAFETY: _exit only terminates the process; it touches no Rust state.
-    unsafe { libc::_exit(0) }
+    unsafe { libc::_exit(status) }
 }
 
 /// Forks, letting the parent exit with status 0 at once.
@@ -35,36 +43,86 @@ fn fork_and_exit_parent() -> io::Result<()> {
     }
 }
 
-/// Detaches the process from its terminal, the classic way: fork (the parent
-/// exits 0, returning the shell prompt), `setsid` (new session, no
-/// controlling terminal), fork again (the daemon is not a session leader, so
-/// opening a tty can never make it a controlling terminal), `chdir("/")`,
-/// umask 022, and stdin, stdout and stderr on `/dev/null`. Returns in the
+/// The detached daemon's promise to its starter: call [`Detached::ready`]
+/// once set up. Dropping it instead (a start-up failure) makes the
+/// starting process exit with status 1.
+#[derive(Debug)]
+pub struct Detached {
+    notify: OwnedFd,
+}
+
+impl Detached {
+    /// Start-up succeeded: stdin, stdout and stderr go to `/dev/null` and
+    /// the starting process exits 0. Errors: opening `/dev/null` or `dup2`
+    /// (the starter then exits 1).
+    pub fn ready(self) -> io::Result<()> {
+        let null = OpenOptions::new().read(true).write(true).open("/dev/null")?;
+        for target in 0..=2 {
+            dup2(null.as_raw_fd(), target).map_err(io::Error::from)?;
+        }
+        if null.as_raw_fd() <= 2 {
+            // It already is one of the standard fds: keep it open.
+            std::mem::forget(null);
+        }
+        let mut f = File::from(self.notify);
+        f.write_all(&[READY])
+    }
+}
+
+/// The octet a ready daemon writes to its starter.
+const READY: u8 = b'R';
+
+/// Detaches the process from its terminal, the classic way, but keeps the
+/// starter waiting until the daemon is ready: fork (the parent waits on a
+/// pipe and exits 0 when [`Detached::ready`] is called, 1 when the pipe
+/// closes first), `setsid` (new session, no controlling terminal), fork
+/// again (the daemon is not a session leader, so opening a tty can never
+/// make it a controlling terminal), `chdir("/")`, umask 022. Returns in the
 /// grandchild, whose pid differs from the caller's: create the [`PidFile`]
-/// afterwards (or call [`PidFile::update_pid`]).
+/// afterwards. Its stderr is still the starter's until `ready`, so
+/// start-up errors can be printed there.
 ///
 /// Must be called while the process has a single thread: before any thread
 /// is spawned.
 ///
 /// # Errors
-/// The OS error of `fork`, `setsid`, `chdir`, opening `/dev/null` or `dup2`
-/// (reported by whichever process got that far; a failure after the first
-/// fork is reported in the child, whose stderr may still be the terminal).
-pub fn daemonize() -> io::Result<()> {
-    fork_and_exit_parent()?;
+/// The OS error of `pipe`, `fork`, `setsid` or `chdir` (reported by
+/// whichever process got that far).
+pub fn detach() -> io::Result<Detached> {
+    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    // SAFETY: documented precondition: the process has a single thread, so
+    // the child's copy of the address space holds no lock taken by another
+    // thread; the parent only reads the pipe and calls `_exit`.
+    match unsafe { fork() }.map_err(io::Error::from)? {
+        ForkResult::Parent { .. } => {
+            drop(wr);
+            let mut f = File::from(rd);
+            let mut b = [0u8; 1];
+            let ok = loop {
+                match f.read(&mut b) {
+                    Ok(1) => break b[0] == READY,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    _ => break false,
+                }
+            };
+            exit_now_with(if ok { 0 } else { 1 })
+        }
+        ForkResult::Child => drop(rd),
+    }
     setsid().map_err(io::Error::from)?;
     fork_and_exit_parent()?;
     chdir("/").map_err(io::Error::from)?;
     umask(Mode::from_bits_truncate(0o022));
-    let null = OpenOptions::new().read(true).write(true).open("/dev/null")?;
-    for target in 0..=2 {
-        dup2(null.as_raw_fd(), target).map_err(io::Error::from)?;
-    }
-    if null.as_raw_fd() <= 2 {
-        // It already is one of the standard fds: keep it open.
-        std::mem::forget(null);
-    }
-    Ok(())
+    Ok(Detached { notify: wr })
+}
+
+/// [`detach`] and at once [`Detached::ready`]: for a program with nothing
+/// to set up that could fail.
+///
+/// # Errors
+/// As [`detach`] and [`Detached::ready`].
+pub fn daemonize() -> io::Result<()> {
+    detach()?.ready()
 }
 
 /// An exclusive, `flock`ed pid file that is removed when dropped.
@@ -263,8 +321,14 @@ mod tests {
     #[test]
     #[ignore = "helper run in a child process by daemonize_detaches"]
     fn daemonize_helper() {
-        if std::env::var_os(HELPER_ENV).is_none() {
+        let Some(mode) = std::env::var_os(HELPER_ENV) else {
             return;
+        };
+        if mode == "fail" {
+            let detached = detach().unwrap();
+            eprintln!("REPORT cannot start: pid={}", std::process::id());
+            drop(detached);
+            exit_now();
         }
         use std::os::fd::AsFd;
         let report = io::stdout().as_fd().try_clone_to_owned().unwrap();
@@ -311,5 +375,28 @@ mod tests {
         assert_eq!(field("umask"), "22");
         assert_eq!(field("fd0"), "/dev/null");
         assert_eq!(field("fd2"), "/dev/null");
+    }
+
+    /// A daemon that fails after detaching (drops its `Detached`) makes the
+    /// command that started it exit 1, and its error reaches the starter's
+    /// stderr.
+    #[test]
+    fn start_failure_after_detach_exits_1() {
+        use std::process::{Command, Stdio};
+        let exe = std::env::current_exe().unwrap();
+        let mut child = Command::new(exe)
+            .args(["--ignored", "--exact", "daemon::tests::daemonize_helper"])
+            .args(["--test-threads=1", "--nocapture"])
+            .env(HELPER_ENV, "fail")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut text = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut text).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(1), "{text}");
+        assert!(text.contains("REPORT cannot start: pid="), "{text}");
     }
 }
