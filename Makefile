@@ -5,9 +5,15 @@
 #                     lab (LAB=0 skips it) and all tests
 #   make demo         run tests/demo.sh
 #   make lab          run the kernel lab (qemu; tests/lab/README.md)
-#   make install      install into $(DESTDIR)$(PREFIX)  (PREFIX=/usr)
-#                     FIRMWARE=1: example configs go to share/doc/prol2tp/examples
-#                     instead of $(DESTDIR)/etc/prol2tp
+#   make install      build, then install into $(DESTDIR)$(PREFIX)  (PREFIX=/usr):
+#                     programs, man pages, the systemd unit, and under
+#                     $(DESTDIR)/etc the example configs, the init script
+#                     and /etc/default/prol2tp (existing config files kept)
+#                     FIRMWARE=1: example configs, init script, defaults file
+#                     and hook-script examples go to share/doc/prol2tp/examples
+#                     instead; nothing under /etc, no systemd unit
+#                     NOBUILD=1 RELEASE_DIR=target/debug: install what is built
+#   make uninstall    remove what install put there, except files under /etc
 #   make clean        remove build output
 #
 # Cross builds: make TARGET=aarch64-unknown-linux-musl (binaries are then taken
@@ -29,17 +35,23 @@ else
   RELEASE_DIR := $(CARGO_TARGET_DIR)/$(TARGET)/release
 endif
 
-# Programs: the sbin ones must exist; the bin ones are installed when built.
-SBIN_PROGS := prol2tpd
+# Programs: the SBIN_ and BIN_PROGS must exist; the OPT_ ones (daemons and
+# tools still to be written) are installed when built.
+SBIN_PROGS := prol2tpd prol2tp-scriptd
+BIN_PROGS  := prol2tp prol2tpwatch
 OPT_SBIN_PROGS := propppd proacd
-BIN_PROGS  := prol2tp prol2tpwatch prol2tp-scriptd propppctl propppwatch proac_manage proac_info
+OPT_BIN_PROGS := propppctl propppwatch proac_manage proac_info
+MAN_SECTIONS := 1 5 7 8
+UNIT_DIR := $(PREFIX)/lib/systemd/system
+DOC_EXAMPLES := $(PREFIX)/share/doc/prol2tp/examples
 
 # Test tools: "command:debian-package". Checked with command -v (sbin included).
 TEST_TOOLS := xl2tpd:xl2tpd pppd:ppp tshark:tshark dumpcap:tshark tcpdump:tcpdump \
-              ip:iproute2 ping:iputils-ping
+              ip:iproute2 ping:iputils-ping groff:groff-base \
+              systemd-analyze:systemd start-stop-daemon:dpkg
 TOOL_PATH := $(PATH):/usr/local/sbin:/usr/sbin:/sbin
 
-.PHONY: all check test-deps demo install clean
+.PHONY: all check test-deps demo install uninstall clean
 
 all:
 	$(CARGO) build --release --workspace $(TARGET_FLAG)
@@ -89,42 +101,72 @@ check: test-deps
 demo: all
 	bash tests/demo.sh
 
-install: all
-	$(INSTALL) -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+# install_file MODE SRC DST [keep]: installs SRC as DST (directories
+# made); with "keep", an existing DST is left alone.
+install_file = \
+	if [ "$(4)" = keep ] && [ -e "$(3)" ]; then \
+	    echo "keeping existing $(3)"; \
+	else \
+	    echo "$(INSTALL) -D -m $(1) $(2) $(3)"; \
+	    $(INSTALL) -D -m $(1) $(2) $(3) || exit 1; \
+	fi
+
+install: $(if $(NOBUILD),,all)
 	@for p in $(SBIN_PROGS); do \
-	    echo "$(INSTALL) -D -m 0755 $(RELEASE_DIR)/$$p $(DESTDIR)$(PREFIX)/sbin/$$p"; \
-	    $(INSTALL) -D -m 0755 $(RELEASE_DIR)/$$p $(DESTDIR)$(PREFIX)/sbin/$$p || exit 1; \
-	done
-	@for p in $(OPT_SBIN_PROGS); do \
-	    if [ -f $(RELEASE_DIR)/$$p ]; then \
-	        echo "$(INSTALL) -D -m 0755 $(RELEASE_DIR)/$$p $(DESTDIR)$(PREFIX)/sbin/$$p"; \
-	        $(INSTALL) -D -m 0755 $(RELEASE_DIR)/$$p $(DESTDIR)$(PREFIX)/sbin/$$p || exit 1; \
-	    fi; \
+	    $(call install_file,0755,$(RELEASE_DIR)/$$p,$(DESTDIR)$(PREFIX)/sbin/$$p); \
 	done
 	@for p in $(BIN_PROGS); do \
-	    if [ -f $(RELEASE_DIR)/$$p ]; then \
-	        echo "$(INSTALL) -D -m 0755 $(RELEASE_DIR)/$$p $(DESTDIR)$(PREFIX)/bin/$$p"; \
-	        $(INSTALL) -D -m 0755 $(RELEASE_DIR)/$$p $(DESTDIR)$(PREFIX)/bin/$$p || exit 1; \
-	    fi; \
+	    $(call install_file,0755,$(RELEASE_DIR)/$$p,$(DESTDIR)$(PREFIX)/bin/$$p); \
 	done
-	@for s in 1 5 7 8; do \
+	@for p in $(OPT_SBIN_PROGS); do \
+	    [ -f $(RELEASE_DIR)/$$p ] || continue; \
+	    $(call install_file,0755,$(RELEASE_DIR)/$$p,$(DESTDIR)$(PREFIX)/sbin/$$p); \
+	done
+	@for p in $(OPT_BIN_PROGS); do \
+	    [ -f $(RELEASE_DIR)/$$p ] || continue; \
+	    $(call install_file,0755,$(RELEASE_DIR)/$$p,$(DESTDIR)$(PREFIX)/bin/$$p); \
+	done
+	@for s in $(MAN_SECTIONS); do \
 	    for m in man/*.$$s; do \
 	        [ -f "$$m" ] || continue; \
-	        echo "$(INSTALL) -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}"; \
-	        $(INSTALL) -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/} || exit 1; \
+	        $(call install_file,0644,$$m,$(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}); \
 	    done; \
 	done
-	@for c in conf/*.conf; do \
-	    [ -f "$$c" ] || continue; \
-	    if [ -n "$(FIRMWARE)" ]; then \
-	        dst=$(DESTDIR)$(PREFIX)/share/doc/prol2tp/examples/$${c##*/}; \
-	    else \
-	        dst=$(DESTDIR)/etc/prol2tp/$${c##*/}; \
-	        if [ -e "$$dst" ]; then echo "keeping existing $$dst"; continue; fi; \
-	    fi; \
-	    echo "$(INSTALL) -D -m 0644 $$c $$dst"; \
-	    $(INSTALL) -D -m 0644 $$c $$dst || exit 1; \
+	@if [ -n "$(FIRMWARE)" ]; then \
+	    for c in conf/*.conf; do \
+	        [ -f "$$c" ] || continue; \
+	        $(call install_file,0644,$$c,$(DESTDIR)$(DOC_EXAMPLES)/$${c##*/}); \
+	    done; \
+	    $(call install_file,0644,conf/prol2tp.init,$(DESTDIR)$(DOC_EXAMPLES)/prol2tp.init); \
+	    $(call install_file,0644,conf/prol2tp.default,$(DESTDIR)$(DOC_EXAMPLES)/prol2tp.default); \
+	    for h in conf/hooks/*; do \
+	        [ -f "$$h" ] || continue; \
+	        $(call install_file,0644,$$h,$(DESTDIR)$(DOC_EXAMPLES)/hooks/$${h##*/}); \
+	    done; \
+	else \
+	    for c in conf/*.conf; do \
+	        [ -f "$$c" ] || continue; \
+	        $(call install_file,0644,$$c,$(DESTDIR)/etc/prol2tp/$${c##*/},keep); \
+	    done; \
+	    for h in conf/hooks/*; do \
+	        [ -f "$$h" ] || continue; \
+	        $(call install_file,0644,$$h,$(DESTDIR)/etc/prol2tp/$${h##*/},keep); \
+	    done; \
+	    $(call install_file,0755,conf/prol2tp.init,$(DESTDIR)/etc/init.d/prol2tp); \
+	    $(call install_file,0644,conf/prol2tp.default,$(DESTDIR)/etc/default/prol2tp,keep); \
+	    $(call install_file,0644,conf/prol2tp.service,$(DESTDIR)$(UNIT_DIR)/prol2tp.service); \
+	fi
+
+# Leaves /etc alone: configuration, defaults and hook scripts may have been
+# edited, and the init script goes with them.
+uninstall:
+	@for p in $(SBIN_PROGS) $(OPT_SBIN_PROGS); do rm -fv $(DESTDIR)$(PREFIX)/sbin/$$p; done
+	@for p in $(BIN_PROGS) $(OPT_BIN_PROGS); do rm -fv $(DESTDIR)$(PREFIX)/bin/$$p; done
+	@for s in $(MAN_SECTIONS); do \
+	    for m in man/*.$$s; do rm -fv $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; done; \
 	done
+	@rm -fv $(DESTDIR)$(UNIT_DIR)/prol2tp.service
+	@rm -rfv $(DESTDIR)$(PREFIX)/share/doc/prol2tp
 
 # Setup rate and resident memory of a release prol2tpd LNS against the
 # prol2tp-bench load generator over loopback (generator on CPU 1, daemon on

@@ -36,7 +36,15 @@
 //! [`VERSION`]. Sockets are [`Server`] (bound to a path, mode 0600) and
 //! [`Client`] (autobound in the abstract namespace, so it must run in the
 //! daemon's network namespace).
+//!
+//! Events (`Event` replies) go to subscribers from the daemon's socket (see
+//! [`crate::events`]). A watcher uses [`Client::unconnected`]: its socket is
+//! not connected to the daemon's, so the kernel bounds each watcher's queue
+//! of unread datagrams (`net.unix.max_dgram_qlen`) and a watcher that stops
+//! reading makes the daemon's sends to it fail with `EAGAIN` instead of
+//! filling the daemon's send buffer, which its CLI replies share.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -882,10 +890,19 @@ pub fn bind_server(path: &Path) -> io::Result<UnixDatagram> {
     Ok(s)
 }
 
-/// Where a request came from, to send the reply back to.
-#[derive(Debug, Clone)]
+/// Where a request came from, to send the reply back to. Two peers are
+/// equal when their addresses are (two unbound peers are equal too; they
+/// cannot be replied to anyway).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
     addr: Option<UnixAddr>,
+}
+
+impl Peer {
+    /// True when the sender has an address replies can be sent to.
+    pub fn is_bound(&self) -> bool {
+        self.addr.is_some()
+    }
 }
 
 impl fmt::Display for Peer {
@@ -967,6 +984,37 @@ impl Server {
         sock::sendto(self.sock.as_raw_fd(), &bytes, addr, MsgFlags::MSG_DONTWAIT)?;
         Ok(())
     }
+
+    /// Octets sent from this socket that their receivers have not read yet
+    /// (`SIOCOUTQ`: the kernel's accounting against the send buffer,
+    /// overhead included). When it reaches [`Server::send_buffer`], every
+    /// send fails with `WouldBlock`.
+    pub fn queued_octets(&self) -> io::Result<usize> {
+        let mut n: libc::c_int = 0;
+        // SAFETY: SIOCOUTQ on a socket we own writes one c_int into `n`,
+        // which lives for the duration of the call.
+        let rc = unsafe { libc::ioctl(self.sock.as_raw_fd(), libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// The send buffer's size in octets (as the kernel reports it, i.e.
+    /// doubled for overhead).
+    pub fn send_buffer(&self) -> io::Result<usize> {
+        Ok(sock::getsockopt(&self.sock, sock::sockopt::SndBuf)?)
+    }
+
+    /// Asks for a send buffer of `octets`: beyond `net.core.wmem_max` when
+    /// privileged (SO_SNDBUFFORCE), else up to that limit. Returns the size
+    /// now in force ([`Server::send_buffer`]).
+    pub fn set_send_buffer(&self, octets: usize) -> io::Result<usize> {
+        if sock::setsockopt(&self.sock, sock::sockopt::SndBufForce, &octets).is_err() {
+            sock::setsockopt(&self.sock, sock::sockopt::SndBuf, &octets)?;
+        }
+        self.send_buffer()
+    }
 }
 
 impl AsFd for Server {
@@ -994,6 +1042,14 @@ pub enum ClientError {
     Timeout,
     /// The reply did not decode, or was a request.
     Protocol(IpcError),
+    /// The daemon answered with an error ([`Client::subscribe`],
+    /// [`Client::unsubscribe`]).
+    Refused {
+        /// Class of failure.
+        code: ErrorCode,
+        /// The daemon's one line.
+        message: String,
+    },
 }
 
 impl fmt::Display for ClientError {
@@ -1002,6 +1058,7 @@ impl fmt::Display for ClientError {
             ClientError::Io(e) => write!(f, "{e}"),
             ClientError::Timeout => f.write_str("no reply from the daemon"),
             ClientError::Protocol(e) => write!(f, "bad reply: {e}"),
+            ClientError::Refused { message, .. } => f.write_str(message),
         }
     }
 }
@@ -1014,13 +1071,36 @@ impl From<io::Error> for ClientError {
     }
 }
 
+/// Most events a [`Client`] keeps for [`Client::next_event`] while it waits
+/// for a reply; beyond that they are dropped (the subscriber sees a gap in
+/// the sequence numbers).
+pub const MAX_PENDING_EVENTS: usize = 10_000;
+
 /// A requester: a datagram socket autobound in the abstract namespace
-/// (nothing to clean up; same network namespace as the daemon needed) and
-/// connected to the daemon's path.
+/// (nothing to clean up; same network namespace as the daemon needed),
+/// connected to the daemon's path ([`Client::connect`]) or sending to it
+/// without connecting ([`Client::unconnected`], for watchers).
 #[derive(Debug)]
 pub struct Client {
     sock: UnixDatagram,
     next_id: u32,
+    /// The daemon's path, when the socket is not connected to it: requests
+    /// go there with `sendto` and only datagrams from there are read.
+    dest: Option<PathBuf>,
+    /// Request id of the subscription in force ([`Client::subscribe`]).
+    subscription: Option<u32>,
+    /// Events of the subscription read while waiting for a reply.
+    pending: VecDeque<(u64, Record)>,
+}
+
+/// What one datagram read by [`Client::recv_message`] was.
+enum Incoming {
+    /// A message from the daemon.
+    Message(Message),
+    /// Nothing within the timeout (or a signal interrupted the wait).
+    Nothing,
+    /// A datagram from someone else, skipped.
+    Foreign,
 }
 
 impl Client {
@@ -1028,22 +1108,51 @@ impl Client {
     /// file) or `ConnectionRefused` (stale file) when the daemon is not
     /// running, `PermissionDenied` when not allowed.
     pub fn connect(path: &Path) -> io::Result<Client> {
+        let sock = Client::autobound()?;
+        sock.connect(path)?;
+        Ok(Client::with(sock, None))
+    }
+
+    /// Like [`Client::connect`], but the socket stays unconnected: each
+    /// request is sent to `path`, and datagrams from elsewhere are ignored.
+    /// Watchers use this so that the daemon's events to them are bounded
+    /// by their own receive queue (see the module documentation). Errors
+    /// as for [`Client::connect`] (checked with a probe connect).
+    pub fn unconnected(path: &Path) -> io::Result<Client> {
+        UnixDatagram::unbound()?.connect(path)?;
+        let sock = Client::autobound()?;
+        Ok(Client::with(sock, Some(path.to_path_buf())))
+    }
+
+    fn autobound() -> io::Result<UnixDatagram> {
         let fd: OwnedFd = sock::socket(sock::AddressFamily::Unix, sock::SockType::Datagram, sock::SockFlag::SOCK_CLOEXEC, None)?;
         sock::bind(fd.as_raw_fd(), &UnixAddr::new_unnamed())?;
-        let sock = UnixDatagram::from(fd);
-        sock.connect(path)?;
+        Ok(UnixDatagram::from(fd))
+    }
+
+    fn with(sock: UnixDatagram, dest: Option<PathBuf>) -> Client {
         let next_id = std::process::id().rotate_left(16) ^ 1;
-        Ok(Client { sock, next_id })
+        Client { sock, next_id, dest, subscription: None, pending: VecDeque::new() }
     }
 
     /// Sends `req` and waits up to `timeout` for its reply; the parts of a
     /// split `Records` reply are joined into one. Replies to other request
-    /// ids, and events, are skipped.
+    /// ids are skipped; events of this client's subscription are kept for
+    /// [`Client::next_event`] (at most [`MAX_PENDING_EVENTS`]), others
+    /// skipped.
     pub fn call(&mut self, req: Request, timeout: Duration) -> Result<Reply, ClientError> {
+        self.exchange(req, timeout).map(|(_, r)| r)
+    }
+
+    /// [`Client::call`], also returning the request id used.
+    fn exchange(&mut self, req: Request, timeout: Duration) -> Result<(u32, Reply), ClientError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         let bytes = Message { request_id: id, body: Body::Request(req) }.encode().map_err(ClientError::Protocol)?;
-        self.sock.send(&bytes)?;
+        match &self.dest {
+            Some(path) => self.sock.send_to(&bytes, path)?,
+            None => self.sock.send(&bytes)?,
+        };
         let deadline = Instant::now() + timeout;
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut all: Vec<Record> = Vec::new();
@@ -1052,27 +1161,104 @@ impl Client {
             if left.is_zero() {
                 return Err(ClientError::Timeout);
             }
-            self.sock.set_read_timeout(Some(left))?;
-            let n = match self.sock.recv(&mut buf) {
-                Ok(n) => n,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Err(ClientError::Timeout),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
+            let msg = match self.recv_message(&mut buf, left)? {
+                Incoming::Message(m) => m,
+                Incoming::Nothing | Incoming::Foreign => continue,
             };
-            let msg = Message::decode(buf.get(..n).unwrap_or_default()).map_err(ClientError::Protocol)?;
-            if msg.request_id != id {
-                continue;
-            }
-            match msg.body {
+            let body = match msg.body {
+                Body::Reply(Reply::Event { seq, record }) => {
+                    // Events belong to a subscription, not to this call.
+                    self.keep_event(msg.request_id, seq, record);
+                    continue;
+                }
+                _ if msg.request_id != id => continue,
+                b => b,
+            };
+            match body {
                 Body::Reply(Reply::Records { more: true, records }) => all.extend(records),
                 Body::Reply(Reply::Records { more: false, records }) => {
                     all.extend(records);
-                    return Ok(Reply::Records { more: false, records: all });
+                    return Ok((id, Reply::Records { more: false, records: all }));
                 }
-                // Events belong to a subscription, not to this call.
-                Body::Reply(Reply::Event { .. }) => continue,
-                Body::Reply(r) => return Ok(r),
+                Body::Reply(r) => return Ok((id, r)),
                 Body::Request(_) => return Err(ClientError::Protocol(IpcError::UnknownType(0))),
+            }
+        }
+    }
+
+    /// Reads one datagram, waiting up to `timeout` (non-zero).
+    fn recv_message(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Incoming, ClientError> {
+        self.sock.set_read_timeout(Some(timeout))?;
+        let got = match &self.dest {
+            Some(dest) => self.sock.recv_from(buf).map(|(n, from)| (n, from.as_pathname() == Some(dest.as_path()))),
+            None => self.sock.recv(buf).map(|n| (n, true)),
+        };
+        let n = match got {
+            Ok((n, true)) => n,
+            Ok((_, false)) => return Ok(Incoming::Foreign),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => return Ok(Incoming::Nothing),
+            Err(e) => return Err(e.into()),
+        };
+        Message::decode(buf.get(..n).unwrap_or_default()).map(Incoming::Message).map_err(ClientError::Protocol)
+    }
+
+    fn keep_event(&mut self, request_id: u32, seq: u64, record: Record) {
+        if self.subscription == Some(request_id) && self.pending.len() < MAX_PENDING_EVENTS {
+            self.pending.push_back((seq, record));
+        }
+    }
+
+    /// Subscribes to the events whose bit is set in `events` (0: all),
+    /// only those of `tunnel` when given, and waits up to `timeout` for
+    /// the daemon's answer. A new subscription replaces the previous one.
+    /// Errors: [`ClientError::Refused`] when the daemon says no (too many
+    /// watchers), and those of [`Client::call`].
+    pub fn subscribe(&mut self, events: u32, tunnel: Option<Selector>, timeout: Duration) -> Result<(), ClientError> {
+        match self.exchange(Request::Subscribe { events, tunnel }, timeout)? {
+            (id, Reply::Done) => {
+                self.subscription = Some(id);
+                self.pending.clear();
+                Ok(())
+            }
+            (_, Reply::Error { code, message }) => Err(ClientError::Refused { code, message }),
+            _ => Err(ClientError::Protocol(IpcError::UnknownType(0))),
+        }
+    }
+
+    /// Ends the subscription and forgets events not yet read. Errors:
+    /// [`ClientError::Refused`] when the daemon knew no subscription, and
+    /// those of [`Client::call`].
+    pub fn unsubscribe(&mut self, timeout: Duration) -> Result<(), ClientError> {
+        self.subscription = None;
+        self.pending.clear();
+        match self.call(Request::Unsubscribe, timeout)? {
+            Reply::Done => Ok(()),
+            Reply::Error { code, message } => Err(ClientError::Refused { code, message }),
+            _ => Err(ClientError::Protocol(IpcError::UnknownType(0))),
+        }
+    }
+
+    /// The next event of the subscription, as `(seq, record)`, waiting up
+    /// to `timeout`; `Ok(None)` when none came (or a signal interrupted the
+    /// wait). Other messages are skipped. Errors: a socket error, or a
+    /// datagram from the daemon that does not decode.
+    pub fn next_event(&mut self, timeout: Duration) -> Result<Option<(u64, Record)>, ClientError> {
+        if let Some(ev) = self.pending.pop_front() {
+            return Ok(Some(ev));
+        }
+        let deadline = Instant::now() + timeout;
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            match self.recv_message(&mut buf, left)? {
+                Incoming::Message(Message { request_id, body: Body::Reply(Reply::Event { seq, record }) }) if self.subscription == Some(request_id) => {
+                    return Ok(Some((seq, record)))
+                }
+                Incoming::Nothing => return Ok(None),
+                Incoming::Message(_) | Incoming::Foreign => continue,
             }
         }
     }

@@ -11,11 +11,13 @@
 #![warn(missing_docs)]
 
 pub mod daemon;
+pub mod events;
 pub mod evloop;
 pub mod ini;
 pub mod ipc;
 pub mod log;
 pub mod rng;
+pub mod scripts;
 pub mod signal;
 pub mod timer;
 pub mod trace;

@@ -267,23 +267,6 @@ fn random_packet(rng: &mut XorShift, lns_tid: u16) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // Observing the daemons.
 
-/// Every `"key":number` pair of flat JSON output.
-fn json_nums(json: &str) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    let mut rest = json;
-    while let Some(q) = rest.find("\":") {
-        let key_start = rest.get(..q).and_then(|s| s.rfind('"')).map_or(0, |i| i + 1);
-        let key = rest.get(key_start..q).unwrap_or("").to_string();
-        let tail = rest.get(q + 2..).unwrap_or("");
-        let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
-        if let Ok(n) = digits.parse() {
-            out.insert(key, n);
-        }
-        rest = tail;
-    }
-    out
-}
-
 /// The value of `"key":"value"` in JSON output.
 fn json_str(json: &str, key: &str) -> Option<String> {
     let i = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
@@ -410,10 +393,16 @@ fn lns_survives_and_counts_bad_input() {
         lns.log()
     );
     // Every well-formed-header SCCRQ with bad AVPs to tunnel 0 is also a bad
-    // SCCRQ: unknown M AVP, 4 AVP-length faults, Length one short, the
-    // all-ones oversized one; twice each.
+    // SCCRQ: unknown M AVP, 4 AVP-length faults, Length one short; twice
+    // each. Nothing else names a message type the LNS could count (the
+    // all-ones oversized packet has no readable Message Type; messages in
+    // the tunnel come from the wrong address and are not decoded).
     let bad_sccrq = get(&after, "rx_bad_SCCRQ") - get(&before, "rx_bad_SCCRQ");
-    assert!(bad_sccrq >= 2 * 7, "rx_bad_SCCRQ moved by {bad_sccrq} only\n{after:?}");
+    assert_eq!(bad_sccrq, 2 * 6, "rx_bad_SCCRQ\n{after:?}");
+    assert_eq!(sum_prefix(&after, "rx_bad_") - sum_prefix(&before, "rx_bad_"), 2 * 6, "rx_bad_*\n{after:?}");
+    for k in ["auth_failures", "resource_failures", "session_setup_failures", "sequence_errors", "vendor_avps"] {
+        assert_eq!(get(&after, k), get(&before, k), "{k} moved for crafted input\n{after:?}");
+    }
     assert_eq!(get(&after, "rx_good_SCCRQ"), get(&before, "rx_good_SCCRQ"), "a crafted SCCRQ was accepted\n{after:?}");
 
     // Part 2: 10,000 seeded random packets.
@@ -523,4 +512,168 @@ fn sccrq_with_nonzero_ns_leaves_no_tunnel() {
         json_nums(&system).get("tunnels") == Some(&0)
     });
     assert!(gone, "tunnels left: {system}\n{}", lns.cli_stdout("show tunnels"));
+}
+
+// ---------------------------------------------------------------------------
+// Counters, one class of bad input at a time (issue 4, done-means 5).
+
+/// The LNS of [`counters_move_per_class_of_bad_input`]: the raw peer at
+/// 192.0.2.2 gets a tunnel limited to one session; 192.0.2.3 must
+/// authenticate with a secret.
+fn counters_lns_conf() -> String {
+    null_system("lns.test", "192.0.2.1")
+        + "[tunnel_profile \"raw\"]
+hello_timeout = 0
+max_sessions = 1
+
+[tunnel_profile \"auth\"]
+hello_timeout = 0
+secret = right
+
+[peer_profile \"raw\"]
+peer = 192.0.2.2
+tunnel_profile = raw
+
+[peer_profile \"auth\"]
+peer = 192.0.2.3
+tunnel_profile = auth
+"
+}
+
+/// The next control message of type `want` (Message Type AVP) the LNS
+/// sends to `sock`, as `(header Ns, AVP octets)`; ZLBs and other messages
+/// are skipped. Panics after [`WAIT`].
+fn recv_msg(sock: &UdpSocket, want: u16) -> (u16, Vec<u8>) {
+    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut buf = [0u8; 2048];
+    while std::time::Instant::now() < deadline {
+        let Ok(n) = sock.recv(&mut buf) else { continue };
+        let p = buf.get(..n).unwrap_or(&[]);
+        let Some(avps) = p.get(12..) else { continue };
+        if avps.get(..8).is_some_and(|a| a.get(6..8) == Some(&want.to_be_bytes()[..])) {
+            let ns = u16::from_be_bytes([p[8], p[9]]);
+            return (ns, avps.to_vec());
+        }
+    }
+    panic!("no message type {want} from the LNS");
+}
+
+/// The value of the first plain AVP `attr` in `avps`.
+fn avp_value(avps: &[u8], attr: u16) -> Option<Vec<u8>> {
+    let mut rest = avps;
+    while rest.len() >= 6 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]) & 0x3ff);
+        let (vendor, t) = (u16::from_be_bytes([rest[2], rest[3]]), u16::from_be_bytes([rest[4], rest[5]]));
+        let avp = rest.get(..len.max(6))?;
+        if vendor == 0 && t == attr {
+            return avp.get(6..).map(<[u8]>::to_vec);
+        }
+        rest = rest.get(len.max(6)..)?;
+    }
+    None
+}
+
+/// Sends `packet` and waits until `key` of `read()` reaches `before + by`;
+/// returns the new reading.
+fn expect_move(sock: &UdpSocket, to: SocketAddr, packet: &[u8], read: &dyn Fn() -> BTreeMap<String, u64>, key: &str, by: u64) -> BTreeMap<String, u64> {
+    let before = read();
+    sock.send_to(packet, to).unwrap_or_else(|e| panic!("send: {e}"));
+    let mut now = before.clone();
+    let moved = wait_until(WAIT, || {
+        now = read();
+        get(&now, key) >= get(&before, key) + by
+    });
+    assert!(moved, "{key} did not move by {by}: {before:?} -> {now:?}");
+    assert_eq!(get(&now, key), get(&before, key) + by, "{key} moved too far");
+    now
+}
+
+/// Each class of bad input moves its counters by exactly the documented
+/// amount, and no other error counter: a vendor-specific AVP, a duplicate
+/// and an out-of-window Ns, a ZLB and a HELLO, a session over the tunnel's
+/// limit, a malformed message inside the tunnel, and a wrong Challenge
+/// Response. The peer is the test itself, speaking raw L2TPv2.
+#[test]
+fn counters_move_per_class_of_bad_input() {
+    if !require_root_and_netns() {
+        return;
+    }
+    let (lns_ns, peer_ns, _veth) = two_netns("ctrlns", "ctrpeer", &["192.0.2.1/24"], &["192.0.2.2/24", "192.0.2.3/24"]);
+    let dir = TempDir::new("counters");
+    let lns = Prol2tpd::start(&lns_ns, &dir, "lns", &counters_lns_conf());
+    assert!(lns.wait_control_socket(WAIT), "LNS did not start:\n{}", lns.log());
+    let to: SocketAddr = "192.0.2.1:1701".parse().unwrap_or_else(|e| panic!("{e}"));
+    let sock = udp_in_netns(peer_ns.name(), "192.0.2.2:1701".parse().unwrap_or_else(|e| panic!("{e}")));
+    let sys = || stats(&lns);
+
+    // SCCRQ with one vendor-specific AVP (vendor 9, M bit clear).
+    let mut a = sccrq_avps(0x1111);
+    let mut vendor = avp_raw(false, false, None, 300, b"x");
+    vendor[2..4].copy_from_slice(&9u16.to_be_bytes());
+    a.extend(vendor);
+    let s0 = sys();
+    let s1 = expect_move(&sock, to, &control(2, None, 0, 0, 0, 0, &a), &sys, "vendor_avps", 1);
+    let (_, sccrp) = recv_msg(&sock, 2);
+    let tid = avp_value(&sccrp, 9).map(|v| u16::from_be_bytes([v[0], v[1]])).unwrap_or_else(|| panic!("no Assigned Tunnel ID"));
+    let s1 = if get(&s1, "rx_good_SCCRQ") > get(&s0, "rx_good_SCCRQ") { s1 } else { sys() };
+    assert_eq!(get(&s1, "rx_good_SCCRQ"), get(&s0, "rx_good_SCCRQ") + 1, "{s1:?}");
+    let tun = || json_nums(&lns.cli_stdout(&format!("-j show tunnel {tid}")));
+
+    // SCCCN: established.
+    expect_move(&sock, to, &control(2, None, tid, 0, 1, 1, &msg_type(3)), &sys, "rx_good_SCCCN", 1);
+    // HELLO (Ns 2), then a ZLB (Ns 3, consumes nothing).
+    expect_move(&sock, to, &control(2, None, tid, 0, 2, 1, &msg_type(6)), &tun, "hello_rx", 1);
+    expect_move(&sock, to, &control(2, None, tid, 0, 3, 1, &[]), &tun, "zlb_rx", 1);
+    // The HELLO again: a duplicate; then an Ns far beyond the window.
+    let base = sys();
+    expect_move(&sock, to, &control(2, None, tid, 0, 2, 1, &msg_type(6)), &tun, "duplicates", 1);
+    expect_move(&sock, to, &control(2, None, tid, 0, 103, 1, &msg_type(6)), &tun, "out_of_window", 1);
+    let after = sys();
+    assert_eq!(get(&after, "sequence_errors"), get(&base, "sequence_errors") + 2, "{after:?}");
+    assert_eq!(get(&after, "illegal_messages"), get(&base, "illegal_messages"), "{after:?}");
+
+    // Two ICRQs: the second is over the tunnel's max_sessions = 1.
+    let icrq = |sid: u16| {
+        let mut a = msg_type(10);
+        a.extend(avp(14, &sid.to_be_bytes()));
+        a.extend(avp(15, &1u32.to_be_bytes()));
+        a
+    };
+    expect_move(&sock, to, &control(2, None, tid, 0, 3, 1, &icrq(0x2222)), &sys, "rx_good_ICRQ", 1);
+    recv_msg(&sock, 11);
+    let base = sys();
+    let after = expect_move(&sock, to, &control(2, None, tid, 0, 4, 1, &icrq(0x3333)), &sys, "resource_failures", 1);
+    let (_, cdn) = recv_msg(&sock, 14);
+    assert_eq!(avp_value(&cdn, 1).and_then(|r| r.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]))), Some(4), "CDN result 4");
+    let after = if get(&after, "session_setup_failures") > get(&base, "session_setup_failures") { after } else { sys() };
+    assert_eq!(get(&after, "session_setup_failures"), get(&base, "session_setup_failures") + 1, "{after:?}");
+
+    // A HELLO with an unknown mandatory AVP from the tunnel's peer.
+    let mut bad = msg_type(6);
+    bad.extend(avp(200, b"?"));
+    let base_t = tun();
+    let base = sys();
+    let after = expect_move(&sock, to, &control(2, None, tid, 0, 5, 1, &bad), &sys, "rx_bad_HELLO", 1);
+    assert_eq!(get(&after, "illegal_messages"), get(&base, "illegal_messages") + 1, "{after:?}");
+    assert_eq!(get(&tun(), "ctrl_rx_bad"), get(&base_t, "ctrl_rx_bad") + 1);
+
+    // 192.0.2.3 challenges the LNS, then answers its challenge wrongly.
+    let sock3 = udp_in_netns(peer_ns.name(), "192.0.2.3:1701".parse().unwrap_or_else(|e| panic!("{e}")));
+    let mut a = sccrq_avps(0x4444);
+    a.extend(avp(11, &[7u8; 16]));
+    sock3.send_to(&control(2, None, 0, 0, 0, 0, &a), to).unwrap_or_else(|e| panic!("send: {e}"));
+    let (_, sccrp) = recv_msg(&sock3, 2);
+    let tid3 = avp_value(&sccrp, 9).map(|v| u16::from_be_bytes([v[0], v[1]])).unwrap_or_else(|| panic!("no Assigned Tunnel ID"));
+    assert!(avp_value(&sccrp, 11).is_some(), "the LNS did not challenge");
+    let mut scccn = msg_type(3);
+    scccn.extend(avp(13, &[0u8; 16]));
+    let base = sys();
+    let after = expect_move(&sock3, to, &control(2, None, tid3, 0, 1, 1, &scccn), &sys, "auth_failures", 1);
+    for k in ["resource_failures", "session_setup_failures", "sequence_errors", "vendor_avps"] {
+        assert_eq!(get(&after, k), get(&base, k), "{k} moved on an auth failure");
+    }
+    let (_, stop) = recv_msg(&sock3, 4);
+    assert_eq!(avp_value(&stop, 1).and_then(|r| r.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]))), Some(4), "StopCCN result 4 (not authorized)");
+    assert!(!lns.log().contains("panicked"), "{}", lns.log());
 }

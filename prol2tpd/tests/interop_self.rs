@@ -403,3 +403,25 @@ fn sigterm_exits_once_stopccn_is_acknowledged() {
     // StopCCN, its ZLB ack, and one retry_timeout (1 s) of lingering.
     assert!(took < Duration::from_millis(2500), "exit took {took:?}");
 }
+
+/// An LNS listening on two addresses answers each tunnel from the address
+/// its LAC wrote to (a reply from the other one would be dropped by the
+/// LAC as coming from an unknown peer), so tunnels to both come up.
+#[test]
+fn lns_with_two_listen_addresses_answers_from_the_right_one() {
+    if !require_root_and_netns() {
+        return;
+    }
+    let (lns_ns, lac_ns, _veth) = two_netns("2ln", "2lc", &["192.0.2.1/24", "192.0.2.11/24"], &["192.0.2.2/24"]);
+    let dir = TempDir::new("twolisten");
+    let lns_conf = v2_lns_conf("192.0.2.0/24").replacen("[system]\n", "[system]\nlisten = 192.0.2.1, 192.0.2.11\n", 1);
+    let lns = Prol2tpd::start(&lns_ns, &dir, "lns", &lns_conf);
+    let tunnels = format!("{}{}", v2_lac_tunnel("one", "192.0.2.1", ""), v2_lac_tunnel("eleven", "192.0.2.11", ""));
+    let lac = Prol2tpd::start(&lac_ns, &dir, "lac", &format!("{LAC_SYSTEM}{tunnels}"));
+    lac.wait_count("session up", 2, UP);
+    lns.wait_count("session up", 2, UP);
+    for (name, peer) in [("one", "192.0.2.1:1701"), ("eleven", "192.0.2.11:1701")] {
+        let t = lac.cli_record(&format!("show tunnel {name}"));
+        assert_record(&t, &[("state", "established"), ("peer", peer)]);
+    }
+}

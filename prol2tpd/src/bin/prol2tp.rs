@@ -2,10 +2,11 @@
 //!
 //! Each invocation sends one request over the control socket
 //! ([`prol2tp::daemon::control`]) and prints the reply as text (one line
-//! per tunnel or session for lists, `key: value` lines for one object) or,
-//! with `-j`, as JSON. Exit status: 0 done, 1 the daemon refused (no such
-//! tunnel or session, reload failed), 2 usage error, 3 the daemon is not
-//! running or did not answer.
+//! per tunnel, session or profile for lists, `key: value` lines for one
+//! object, the new id for `create`) or, with `-j`, as JSON. Exit status: 0
+//! done, 1 the daemon refused (no such tunnel or session, a bad parameter
+//! or trace flag, reload failed), 2 usage error (including a malformed
+//! `KEY=VALUE`), 3 the daemon is not running or did not answer.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,10 +22,17 @@ Commands:
   show sessions [TUNNEL]
   show session TUNNEL SESSION
   show statistics
+  show profiles
   clear statistics
   reload
+  create tunnel NAME KEY=VALUE...
+  create session TUNNEL NAME KEY=VALUE...
   delete tunnel ID|NAME
-  delete session TUNNEL SESSION";
+  delete session TUNNEL SESSION
+  trace tunnel TUNNEL FLAGS
+  trace session TUNNEL SESSION FLAGS
+KEY=VALUE: the parameters of a [tunnel \"NAME\"] or [session \"TUNNEL/NAME\"]
+section of prol2tpd.conf(5); FLAGS: as trace_flags (all, none, protocol,fsm, 0x3)";
 
 /// Default time to wait for the daemon's reply.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -83,13 +91,68 @@ fn parse_command(words: &[&str]) -> Result<Request, String> {
         ["show", "sessions", t] => Request::ShowSessions(Some(sel(t))),
         ["show", "session", t, s] => Request::ShowSession { tunnel: sel(t), session: sel(s) },
         ["show", "statistics"] => Request::ShowStatistics,
+        ["show", "profiles"] => Request::ShowProfiles,
         ["clear", "statistics"] => Request::ClearStatistics,
         ["reload"] => Request::Reload,
         ["delete", "tunnel", t] => Request::DeleteTunnel(sel(t)),
         ["delete", "session", t, s] => Request::DeleteSession { tunnel: sel(t), session: sel(s) },
+        ["create", "tunnel", name, pairs @ ..] => Request::CreateTunnel { name: name.to_string(), params: parse_pairs(pairs)? },
+        ["create", "session", t, name, pairs @ ..] => Request::CreateSession { tunnel: sel(t), name: name.to_string(), params: parse_pairs(pairs)? },
+        ["trace", "tunnel", t, flags] => Request::SetTrace { tunnel: sel(t), session: None, flags: flags.to_string() },
+        ["trace", "session", t, s, flags] => Request::SetTrace { tunnel: sel(t), session: Some(sel(s)), flags: flags.to_string() },
         [] => return Err("no command given".into()),
         _ => return Err(format!("unknown command '{}'", words.join(" "))),
     })
+}
+
+/// `KEY=VALUE` words as `(key, value)` pairs; the value may be empty (it
+/// unsets, as an empty value in the file does). Errors: a word without
+/// `=` or with an empty or blank-holding key, a key given twice. Which
+/// keys exist and what values they take is the daemon's to check.
+fn parse_pairs(words: &[&str]) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(words.len());
+    for w in words {
+        let (key, value) = w
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty() && !k.chars().any(char::is_whitespace))
+            .ok_or_else(|| format!("malformed parameter '{w}': expected KEY=VALUE"))?;
+        if out.iter().any(|(k, _)| k == key) {
+            return Err(format!("parameter '{key}' given twice"));
+        }
+        out.push((key.to_string(), value.to_string()));
+    }
+    Ok(out)
+}
+
+/// How a reply is printed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Layout {
+    /// One line per object under a heading.
+    Table(ListKind),
+    /// One line per profile: kind, name, main parameters.
+    Profiles,
+    /// `key: value` lines for each object.
+    Object,
+    /// The value of this field alone (the id a `create` made).
+    NewId(&'static str),
+}
+
+impl Layout {
+    fn of(req: &Request) -> Layout {
+        match req {
+            Request::ShowTunnels => Layout::Table(ListKind::Tunnels),
+            Request::ShowSessions(_) => Layout::Table(ListKind::Sessions),
+            Request::ShowProfiles => Layout::Profiles,
+            Request::CreateTunnel { .. } => Layout::NewId("tunnel_id"),
+            Request::CreateSession { .. } => Layout::NewId("session_id"),
+            _ => Layout::Object,
+        }
+    }
+
+    /// JSON is an array (even of one or none) for lists.
+    fn is_list(self) -> bool {
+        matches!(self, Layout::Table(_) | Layout::Profiles)
+    }
 }
 
 fn main() -> ExitCode {
@@ -114,12 +177,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return not_running(&e),
     };
-    let list = matches!(inv.request, Request::ShowTunnels | Request::ShowSessions(_));
-    let kind = match &inv.request {
-        Request::ShowTunnels => Some(ListKind::Tunnels),
-        Request::ShowSessions(_) => Some(ListKind::Sessions),
-        _ => None,
-    };
+    let layout = Layout::of(&inv.request);
     match client.call(inv.request, inv.timeout) {
         Ok(Reply::Done) => {
             if inv.json {
@@ -132,7 +190,7 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Ok(Reply::Records { records, .. }) => {
-            print!("{}", render(&records, list, kind, inv.json));
+            print!("{}", render(&records, layout, inv.json));
             ExitCode::SUCCESS
         }
         Ok(Reply::Event { .. }) => {
@@ -155,22 +213,56 @@ enum ListKind {
 }
 
 /// The reply's records as the text or JSON printed on stdout.
-fn render(records: &[Record], list: bool, kind: Option<ListKind>, json: bool) -> String {
+fn render(records: &[Record], layout: Layout, json: bool) -> String {
     if json {
         let objs: Vec<String> = records.iter().map(Record::to_json).collect();
-        return match (list, objs.as_slice()) {
+        return match (layout.is_list(), objs.as_slice()) {
             (false, [one]) => format!("{one}\n"),
             _ => format!("[{}]\n", objs.join(",")),
         };
     }
-    match kind {
-        Some(ListKind::Tunnels) => render_table(records, TUNNEL_COLUMNS),
-        Some(ListKind::Sessions) => render_table(records, SESSION_COLUMNS),
-        None => {
+    match layout {
+        Layout::Table(ListKind::Tunnels) => render_table(records, TUNNEL_COLUMNS),
+        Layout::Table(ListKind::Sessions) => render_table(records, SESSION_COLUMNS),
+        Layout::Profiles => render_profiles(records),
+        Layout::NewId(key) => records.iter().filter_map(|r| r.get(key)).map(|v| format!("{v}\n")).collect(),
+        Layout::Object => {
             let blocks: Vec<String> = records.iter().map(render_object).collect();
             blocks.join("\n")
         }
     }
+}
+
+/// The parameters `show profiles` prints in text, per profile kind (JSON
+/// holds them all).
+const PROFILE_MAIN_KEYS: &[(&str, &[&str])] = &[
+    ("tunnel_profile", &["version", "encap", "peer", "secret", "hello_timeout", "session_profile", "ppp_profile", "eth_profile", "trace_flags"]),
+    ("session_profile", &["pseudowire", "l2spec_type", "seqnum", "ppp_profile", "eth_profile", "trace_flags"]),
+    ("ppp_profile", &["mtu", "mru", "trace_flags"]),
+    ("eth_profile", &["mtu", "bridge", "trace_flags"]),
+    ("peer_profile", &["peer", "tunnel_profile", "session_profile", "ppp_profile", "eth_profile"]),
+];
+
+/// One line per profile: kind, name, then `key=value` for its main
+/// parameters that are set (empty text is left out).
+fn render_profiles(records: &[Record]) -> String {
+    let mut out = format!("{} {} PARAMETERS\n", pad("KIND", -15), pad("NAME", -16));
+    for r in records {
+        let keys = PROFILE_MAIN_KEYS.iter().find(|(k, _)| *k == r.kind).map_or(&[][..], |(_, keys)| *keys);
+        let params: Vec<String> = keys
+            .iter()
+            .filter_map(|k| match r.get(k) {
+                None => None,
+                Some(Value::Str(s)) if s.is_empty() => None,
+                Some(v) => Some(format!("{k}={v}")),
+            })
+            .collect();
+        let name = r.get("name").map(Value::to_string).unwrap_or_default();
+        let line = format!("{} {} {}", pad(&r.kind, -15), pad(&name, -16), params.join(" "));
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// A list column: heading, record key, width (negative: left-aligned).
@@ -298,14 +390,90 @@ mod tests {
             .num("version", 2u64)
             .num("sessions", 1u64)
             .flag("network_created", true);
-        let text = render(std::slice::from_ref(&t), true, Some(ListKind::Tunnels), false);
+        let text = render(std::slice::from_ref(&t), Layout::Table(ListKind::Tunnels), false);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("      TUNNEL NAME"), "{text}");
         assert!(lines[1].starts_with("*          7 -"), "{text}");
         assert!(lines[1].contains("0:01:01") && lines[1].contains("192.0.2.1:1701"), "{text}");
-        assert!(render(&[t.clone()], false, None, false).contains("state:           established\n"));
-        assert_eq!(render(&[t.clone()], true, None, true).chars().next(), Some('['));
-        assert!(render(&[t], false, None, true).starts_with("{\"tunnel_id\":7,\"name\":\"\""));
+        assert!(render(&[t.clone()], Layout::Object, false).contains("state:           established\n"));
+        assert_eq!(render(&[t.clone()], Layout::Table(ListKind::Tunnels), true).chars().next(), Some('['));
+        assert!(render(&[t], Layout::Object, true).starts_with("{\"tunnel_id\":7,\"name\":\"\""));
+    }
+
+    fn err(s: &str) -> String {
+        match parse_args(&args(s)) {
+            Err(e) => e,
+            Ok(p) => panic!("{s}: parsed as {p:?}"),
+        }
+    }
+
+    fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn create_and_trace_parse() {
+        assert_eq!(req("show profiles"), Request::ShowProfiles);
+        assert_eq!(
+            req("create tunnel t9 peer=192.0.2.1 tunnel_profile=v3 secret="),
+            Request::CreateTunnel { name: "t9".into(), params: kv(&[("peer", "192.0.2.1"), ("tunnel_profile", "v3"), ("secret", "")]) }
+        );
+        assert_eq!(req("create tunnel t9"), Request::CreateTunnel { name: "t9".into(), params: vec![] });
+        // A value may hold `=` (only the first one splits).
+        assert_eq!(
+            req("create session 7 s1 user_name=a=b"),
+            Request::CreateSession { tunnel: Selector::Id(7), name: "s1".into(), params: kv(&[("user_name", "a=b")]) }
+        );
+        assert_eq!(req("trace tunnel t1 protocol,fsm"), Request::SetTrace { tunnel: Selector::Name("t1".into()), session: None, flags: "protocol,fsm".into() });
+        assert_eq!(
+            req("trace session t1 9 all"),
+            Request::SetTrace { tunnel: Selector::Name("t1".into()), session: Some(Selector::Id(9)), flags: "all".into() }
+        );
+    }
+
+    #[test]
+    fn create_and_trace_usage_errors() {
+        assert_eq!(err("create tunnel t9 peer"), "malformed parameter 'peer': expected KEY=VALUE");
+        assert_eq!(err("create tunnel t9 =192.0.2.1"), "malformed parameter '=192.0.2.1': expected KEY=VALUE");
+        assert_eq!(err("create session t1 s1 peer=1 peer=2"), "parameter 'peer' given twice");
+        assert!(err("create tunnel").starts_with("unknown command"));
+        assert!(err("create session t1").starts_with("unknown command"));
+        assert!(err("trace tunnel t1").starts_with("unknown command"));
+        assert!(err("trace session t1 s1").starts_with("unknown command"));
+        assert!(err("trace tunnel t1 all extra").starts_with("unknown command"));
+        assert!(err("show profiles x").starts_with("unknown command"));
+    }
+
+    #[test]
+    fn create_and_profile_rendering() {
+        let mut t = Record::new("tunnel");
+        t.num("tunnel_id", 4242u64);
+        assert_eq!(render(std::slice::from_ref(&t), Layout::NewId("tunnel_id"), false), "4242\n");
+        assert_eq!(render(std::slice::from_ref(&t), Layout::NewId("tunnel_id"), true), "{\"tunnel_id\":4242}\n");
+        let mut s = Record::new("session");
+        s.num("tunnel_id", 4242u64).num("session_id", 17u64);
+        assert_eq!(render(std::slice::from_ref(&s), Layout::NewId("session_id"), false), "17\n");
+
+        let mut p = Record::new("tunnel_profile");
+        p.str("kind", "tunnel_profile")
+            .str("name", "v3")
+            .num("line", 1u64)
+            .str("version", "3")
+            .str("peer", "")
+            .flag("secret", true)
+            .num("retry_timeout", 1000u64);
+        let mut q = Record::new("ppp_profile");
+        q.str("kind", "ppp_profile").str("name", "default").num("line", 0u64).num("mtu", 1500u64).num("mru", 1500u64).str("trace_flags", "none");
+        let text = render(&[p.clone(), q.clone()], Layout::Profiles, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("KIND") && lines[0].ends_with("PARAMETERS"), "{text}");
+        // Main keys only (no retry_timeout), empty ones left out (peer).
+        assert_eq!(lines[1], "tunnel_profile  v3               version=3 secret=yes");
+        assert_eq!(lines[2], "ppp_profile     default          mtu=1500 mru=1500 trace_flags=none");
+        let json = render(&[p], Layout::Profiles, true);
+        assert!(json.starts_with("[{\"kind\":\"tunnel_profile\",\"name\":\"v3\"") && json.contains("\"retry_timeout\":1000"), "{json}");
+        assert_eq!(render(&[], Layout::Profiles, true), "[]\n");
     }
 }

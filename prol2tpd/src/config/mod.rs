@@ -27,8 +27,15 @@
 //! `version = 2`) are a [`ConfigError`] `file:line: problem`. Loading does
 //! no I/O beyond reading the file: the host name and router id defaults,
 //! which depend on the machine, are left as `None` for the daemon to fill.
+//!
+//! At run time the same section parsers build the instances `prol2tp
+//! create` asks for from `KEY=VALUE` pairs, against the running
+//! configuration's profiles ([`Config::tunnel_from_pairs`],
+//! [`Config::session_from_pairs`]), and [`Config::profile_views`] lists the
+//! profiles in force for `prol2tp show profiles` (`runtime.rs`).
 
 mod parse;
+mod runtime;
 #[cfg(test)]
 mod tests;
 
@@ -40,6 +47,7 @@ use std::time::Duration;
 pub use common::ini::ConfigError;
 use common::ini::IniFile;
 use common::trace::TraceFlags;
+pub use runtime::{ParamValue, ProfileView, MAX_INSTANCE_NAME};
 
 use crate::proto::session::{self, CallType, L2SpecType};
 use crate::proto::tunnel;

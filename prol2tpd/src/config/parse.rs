@@ -26,14 +26,17 @@ use crate::proto::header::{Transport, Version};
 use crate::proto::session::{CallType, L2SpecType, Pseudowire};
 
 /// Line on which each parameter was (last) set.
-type Lines = BTreeMap<String, usize>;
+pub(super) type Lines = BTreeMap<String, usize>;
 
 /// A profile being resolved, with where its values came from.
 #[derive(Clone)]
-struct Resolved<P> {
-    value: P,
-    header: Option<usize>,
-    lines: Lines,
+pub(super) struct Resolved<P> {
+    /// The resolved value.
+    pub(super) value: P,
+    /// Line of the section header; `None` for a built-in profile.
+    pub(super) header: Option<usize>,
+    /// Line each parameter was last set on.
+    pub(super) lines: Lines,
 }
 
 const SYSTEM: &str = "system";
@@ -42,19 +45,19 @@ const TUNNEL_PROFILE: &str = "tunnel_profile";
 const SESSION_PROFILE: &str = "session_profile";
 const PPP_PROFILE: &str = "ppp_profile";
 const ETH_PROFILE: &str = "eth_profile";
-const TUNNEL: &str = "tunnel";
-const SESSION: &str = "session";
+pub(super) const TUNNEL: &str = "tunnel";
+pub(super) const SESSION: &str = "session";
 
 /// `version = 2 | 3` (RFC 2661, RFC 3931).
-const VERSIONS: &[(&str, Version)] = &[("2", Version::V2), ("3", Version::V3)];
+pub(super) const VERSIONS: &[(&str, Version)] = &[("2", Version::V2), ("3", Version::V3)];
 /// `encap = udp | ip` (RFC 3931 section 4.1).
-const ENCAPS: &[(&str, Transport)] = &[("udp", Transport::Udp), ("ip", Transport::Ip)];
+pub(super) const ENCAPS: &[(&str, Transport)] = &[("udp", Transport::Udp), ("ip", Transport::Ip)];
 /// `digest = md5 | sha1` (RFC 3931 section 5.4.1).
-const DIGESTS: &[(&str, DigestAlg)] = &[("md5", DigestAlg::HmacMd5), ("sha1", DigestAlg::HmacSha1)];
+pub(super) const DIGESTS: &[(&str, DigestAlg)] = &[("md5", DigestAlg::HmacMd5), ("sha1", DigestAlg::HmacSha1)];
 /// `pseudowire = ppp | eth | vlan` (RFC 3931 section 5.4.4, RFC 4719).
-const PSEUDOWIRES: &[(&str, Pseudowire)] = &[("ppp", Pseudowire::Ppp), ("eth", Pseudowire::Eth), ("vlan", Pseudowire::Vlan)];
+pub(super) const PSEUDOWIRES: &[(&str, Pseudowire)] = &[("ppp", Pseudowire::Ppp), ("eth", Pseudowire::Eth), ("vlan", Pseudowire::Vlan)];
 /// `l2spec_type = none | default` (RFC 3931 section 4.6).
-const L2SPEC_TYPES: &[(&str, L2SpecType)] = &[("none", L2SpecType::None), ("default", L2SpecType::Default)];
+pub(super) const L2SPEC_TYPES: &[(&str, L2SpecType)] = &[("none", L2SpecType::None), ("default", L2SpecType::Default)];
 /// `call_type = incoming | outgoing`: a configured session is always the
 /// side that places the call, so `incoming` is the LAC sending Icrq and
 /// `outgoing` the LNS sending Ocrq (RFC 2661 sections 7.4.1, 7.4.4).
@@ -96,11 +99,11 @@ pub(super) fn build(ini: &IniFile, options: LoadOptions) -> Result<Config, Confi
 }
 
 /// The resolved profiles of every kind, for reference checks.
-struct Refs<'a> {
-    ppp: &'a BTreeMap<String, Resolved<PppProfile>>,
-    eth: &'a BTreeMap<String, Resolved<EthProfile>>,
-    session: &'a BTreeMap<String, Resolved<SessionParams>>,
-    tunnel: &'a BTreeMap<String, Resolved<TunnelParams>>,
+pub(super) struct Refs<'a> {
+    pub(super) ppp: &'a BTreeMap<String, Resolved<PppProfile>>,
+    pub(super) eth: &'a BTreeMap<String, Resolved<EthProfile>>,
+    pub(super) session: &'a BTreeMap<String, Resolved<SessionParams>>,
+    pub(super) tunnel: &'a BTreeMap<String, Resolved<TunnelParams>>,
 }
 
 impl Refs<'_> {
@@ -517,38 +520,39 @@ fn peer_profile_from(path: &Path, s: &IniSection, base: &PeerProfile, refs: &Ref
 
 /// Tunnel instances in file order, each with the lines of its parameters.
 fn build_tunnels(path: &Path, ini: &IniFile, refs: &Refs<'_>) -> Result<Vec<(TunnelInstance, Lines)>, ConfigError> {
-    let mut out = Vec::new();
-    for s in ini.sections_of(TUNNEL) {
-        let profile_name = match s.get(TUNNEL_PROFILE) {
-            Some(e) => {
-                let name = parse_name(path, e)?;
-                check_ref(path, refs, TUNNEL_PROFILE, &name, Some(e.line))?;
-                name
-            }
-            None => DEFAULT_PROFILE.to_string(),
-        };
-        let profile = refs.tunnel.get(&profile_name).ok_or_else(|| ConfigError::at(path, s.line, "tunnel profile vanished"))?;
-        let mut params = profile.value.clone();
-        let mut lines = profile.lines.clone();
-        let mut persist = false;
-        for e in &s.entries {
-            match e.key.as_str() {
-                TUNNEL_PROFILE => {}
-                "persist" => persist = parse_bool(path, e)?,
-                _ if apply_tunnel(path, &mut params, e)? => {}
-                _ => return Err(unknown_key(path, s, e)),
-            }
-            lines.insert(e.key.clone(), e.line);
+    ini.sections_of(TUNNEL).map(|s| tunnel_from_section(path, s, refs)).collect()
+}
+
+/// One `[tunnel "NAME"]` section: its profile (or `default`), then its own
+/// parameters, cross-checked; also used for `prol2tp create tunnel`.
+pub(super) fn tunnel_from_section(path: &Path, s: &IniSection, refs: &Refs<'_>) -> Result<(TunnelInstance, Lines), ConfigError> {
+    let profile_name = match s.get(TUNNEL_PROFILE) {
+        Some(e) => {
+            let name = parse_name(path, e)?;
+            check_ref(path, refs, TUNNEL_PROFILE, &name, Some(e.line))?;
+            name
         }
-        check_tunnel_params(path, &params, &lines, Some(s.line), refs)?;
-        let Some(peer) = params.core.peer else {
-            return Err(ConfigError::at(path, s.line, format!("{} needs a `peer`", header_text(s))));
-        };
-        let name = s.name.clone().unwrap_or_default();
-        let instance = TunnelInstance { name, line: s.line, tunnel_profile: profile_name, peer, persist, params };
-        out.push((instance, lines));
+        None => DEFAULT_PROFILE.to_string(),
+    };
+    let profile = refs.tunnel.get(&profile_name).ok_or_else(|| ConfigError::at(path, s.line, "tunnel profile vanished"))?;
+    let mut params = profile.value.clone();
+    let mut lines = profile.lines.clone();
+    let mut persist = false;
+    for e in &s.entries {
+        match e.key.as_str() {
+            TUNNEL_PROFILE => {}
+            "persist" => persist = parse_bool(path, e)?,
+            _ if apply_tunnel(path, &mut params, e)? => {}
+            _ => return Err(unknown_key(path, s, e)),
+        }
+        lines.insert(e.key.clone(), e.line);
     }
-    Ok(out)
+    check_tunnel_params(path, &params, &lines, Some(s.line), refs)?;
+    let Some(peer) = params.core.peer else {
+        return Err(ConfigError::at(path, s.line, format!("{} needs a `peer`", header_text(s))));
+    };
+    let name = s.name.clone().unwrap_or_default();
+    Ok((TunnelInstance { name, line: s.line, tunnel_profile: profile_name, peer, persist, params }, lines))
 }
 
 /// Session instances in file order.
@@ -564,60 +568,67 @@ fn build_sessions(path: &Path, ini: &IniFile, refs: &Refs<'_>, tunnels: &[(Tunne
             .iter()
             .find(|(t, _)| t.name == tunnel_name)
             .ok_or_else(|| ConfigError::at(path, s.line, format!("no [tunnel \"{tunnel_name}\"] is defined")))?;
-        let profile_name = match s.get(SESSION_PROFILE) {
-            Some(e) => {
-                let n = parse_name(path, e)?;
-                check_ref(path, refs, SESSION_PROFILE, &n, Some(e.line))?;
-                n
-            }
-            None => tunnel.params.session_profile.clone(),
-        };
-        let profile = refs.session.get(&profile_name).ok_or_else(|| ConfigError::at(path, s.line, "session profile vanished"))?;
-        let mut params = profile.value.clone();
-        let mut lines = profile.lines.clone();
-        let mut call_type = CallType::IncomingLac;
-        let mut user_name = None;
-        for e in &s.entries {
-            match e.key.as_str() {
-                SESSION_PROFILE => {}
-                "call_type" => call_type = parse_choice(path, e, CALL_TYPES)?,
-                "user_name" => user_name = optional_string(e),
-                _ if apply_session(path, &mut params, e)? => {}
-                _ => return Err(unknown_key(path, s, e)),
-            }
-            lines.insert(e.key.clone(), e.line);
-        }
-        params.ppp_profile.get_or_insert_with(|| tunnel.params.ppp_profile.clone());
-        params.eth_profile.get_or_insert_with(|| tunnel.params.eth_profile.clone());
-        check_session_params(path, &params, &lines, Some(s.line), refs)?;
-        check_session_in_tunnel(path, &params, &lines, s.line, tunnel)?;
-        out.push(SessionInstance {
-            tunnel: tunnel_name.to_string(),
-            name: name.to_string(),
-            line: s.line,
-            session_profile: profile_name,
-            call_type,
-            user_name,
-            params,
-        });
+        out.push(session_from_section(path, s, refs, tunnel_name, name, &tunnel.params)?);
     }
     Ok(out)
 }
 
+/// One `[session "TUNNEL/NAME"]` section of tunnel `tunnel_name`, whose
+/// resolved parameters are `tunnel`: its session profile (its own, else
+/// the tunnel's), then its own parameters, cross-checked against the
+/// tunnel; also used for `prol2tp create session`.
+pub(super) fn session_from_section(
+    path: &Path,
+    s: &IniSection,
+    refs: &Refs<'_>,
+    tunnel_name: &str,
+    name: &str,
+    tunnel: &TunnelParams,
+) -> Result<SessionInstance, ConfigError> {
+    let profile_name = match s.get(SESSION_PROFILE) {
+        Some(e) => {
+            let n = parse_name(path, e)?;
+            check_ref(path, refs, SESSION_PROFILE, &n, Some(e.line))?;
+            n
+        }
+        None => tunnel.session_profile.clone(),
+    };
+    let profile = refs.session.get(&profile_name).ok_or_else(|| ConfigError::at(path, s.line, "session profile vanished"))?;
+    let mut params = profile.value.clone();
+    let mut lines = profile.lines.clone();
+    let mut call_type = CallType::IncomingLac;
+    let mut user_name = None;
+    for e in &s.entries {
+        match e.key.as_str() {
+            SESSION_PROFILE => {}
+            "call_type" => call_type = parse_choice(path, e, CALL_TYPES)?,
+            "user_name" => user_name = optional_string(e),
+            _ if apply_session(path, &mut params, e)? => {}
+            _ => return Err(unknown_key(path, s, e)),
+        }
+        lines.insert(e.key.clone(), e.line);
+    }
+    params.ppp_profile.get_or_insert_with(|| tunnel.ppp_profile.clone());
+    params.eth_profile.get_or_insert_with(|| tunnel.eth_profile.clone());
+    check_session_params(path, &params, &lines, Some(s.line), refs)?;
+    check_session_in_tunnel(path, &params, &lines, s.line, tunnel_name, tunnel)?;
+    Ok(SessionInstance { tunnel: tunnel_name.to_string(), name: name.to_string(), line: s.line, session_profile: profile_name, call_type, user_name, params })
+}
+
 /// Checks a session instance against its tunnel's version.
-fn check_session_in_tunnel(path: &Path, p: &SessionParams, lines: &Lines, header: usize, tunnel: &TunnelInstance) -> Result<(), ConfigError> {
+fn check_session_in_tunnel(path: &Path, p: &SessionParams, lines: &Lines, header: usize, tunnel_name: &str, tunnel: &TunnelParams) -> Result<(), ConfigError> {
     if p.core.pseudowire == Pseudowire::Vlan && p.core.vlan_id.is_none() {
         let line = line_of(lines, &["pseudowire"], Some(header));
         return Err(err_at(path, line, "`pseudowire = vlan` needs a `vlan_id`"));
     }
-    if tunnel.params.core.version == Version::V2 {
+    if tunnel.core.version == Version::V2 {
         if p.core.pseudowire != Pseudowire::Ppp {
             let line = line_of(lines, &["pseudowire"], Some(header));
-            return Err(err_at(path, line, format!("tunnel \"{}\" is L2TPv2, which carries only `pseudowire = ppp`", tunnel.name)));
+            return Err(err_at(path, line, format!("tunnel \"{tunnel_name}\" is L2TPv2, which carries only `pseudowire = ppp`")));
         }
         if !p.core.cookie.is_empty() || p.core.peer_cookie.is_some() {
             let line = line_of(lines, &["cookie", "peer_cookie"], Some(header));
-            return Err(err_at(path, line, format!("cookies need L2TPv3; tunnel \"{}\" is L2TPv2", tunnel.name)));
+            return Err(err_at(path, line, format!("cookies need L2TPv3; tunnel \"{tunnel_name}\" is L2TPv2")));
         }
     }
     Ok(())

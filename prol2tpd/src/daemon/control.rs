@@ -14,7 +14,8 @@
 //! parts) out with `MSG_DONTWAIT`; a client that does not read loses its
 //! reply. Requests only read the [`Endpoint`](crate::proto::endpoint::Endpoint)
 //! through its public API, except `clear statistics`, `delete` and
-//! `reload`, which call the same entry points as signals and the core.
+//! `reload`, which call the same entry points as signals and the core, and
+//! `create`, `trace` and `show profiles`, answered in `api.rs`.
 //! `show tunnel` and `show session` also read the data plane's counters
 //! ([`crate::dataplane::Dataplane::session_stats`]; with the kernel plane
 //! a netlink get, which the kernel answers while it is sent).
@@ -150,22 +151,25 @@ impl Daemon {
             Request::DeleteSession { tunnel, session } => {
                 vec![self.delete_session(now, &tunnel, &session)]
             }
-            Request::ShowProfiles | Request::CreateTunnel { .. } | Request::CreateSession { .. } | Request::SetTrace { .. } => {
-                vec![error(ErrorCode::Unsupported, "not implemented yet")]
-            }
+            Request::ShowProfiles => self.api_show_profiles(),
+            Request::CreateTunnel { name, params } => vec![self.api_create_tunnel(now, &name, &params)],
+            Request::CreateSession { tunnel, name, params } => vec![self.api_create_session(now, &tunnel, &name, &params)],
+            Request::SetTrace { tunnel, session, flags } => vec![self.api_set_trace(&tunnel, session.as_ref(), &flags)],
             // Answered in `on_control`, which knows the requester's address.
             Request::Subscribe { .. } | Request::Unsubscribe => vec![error(ErrorCode::BadRequest, "subscribe needs a reply address")],
         }
     }
 
-    fn find_tunnel(&self, sel: &Selector) -> Option<&Tunnel> {
+    /// The tunnel `sel` names: by our id, or by instance name.
+    pub(super) fn find_tunnel(&self, sel: &Selector) -> Option<&Tunnel> {
         match sel {
             Selector::Id(id) => self.ep.tunnel(*id),
             Selector::Name(n) => self.ep.tunnels().find(|t| t.params.name.as_deref() == Some(n.as_str())),
         }
     }
 
-    fn find_session(&self, tunnel: &Selector, session: &Selector) -> Result<(&Tunnel, &Session), Reply> {
+    /// The session `session` of tunnel `tunnel`, or the not-found reply.
+    pub(super) fn find_session(&self, tunnel: &Selector, session: &Selector) -> Result<(&Tunnel, &Session), Reply> {
         let t = self.find_tunnel(tunnel).ok_or_else(|| no_tunnel(tunnel))?;
         let s = match session {
             Selector::Id(id) => t.session(*id),
@@ -228,6 +232,13 @@ impl Daemon {
             .num("max_halfopen_tunnels", c.max_halfopen_tunnels)
             .num("uptime", now.saturating_duration_since(self.started).as_secs())
             .str("control", self.control_path_display());
+        let ev = self.events.counters();
+        r.num("watchers", ev.subscribers)
+            .num("events_sent", ev.sent)
+            .num("events_dropped", ev.dropped)
+            .num("watchers_removed", ev.removed)
+            .num("scriptd_pid", self.scriptd_pid())
+            .num("script_events_dropped", self.script_events_dropped());
         r
     }
 
@@ -436,14 +447,17 @@ fn request_id_of(data: &[u8]) -> u32 {
     data.get(12..16).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes).unwrap_or(0)
 }
 
-fn records(records: Vec<Record>) -> Reply {
+/// A one-part `Records` reply.
+pub(super) fn records(records: Vec<Record>) -> Reply {
     Reply::Records { more: false, records }
 }
 
-fn error(code: ErrorCode, message: &str) -> Reply {
+/// An `Error` reply.
+pub(super) fn error(code: ErrorCode, message: &str) -> Reply {
     Reply::Error { code, message: message.to_string() }
 }
 
-fn no_tunnel(sel: &Selector) -> Reply {
+/// The reply for a tunnel that does not exist.
+pub(super) fn no_tunnel(sel: &Selector) -> Reply {
     error(ErrorCode::NotFound, &format!("no tunnel {sel}"))
 }

@@ -6,9 +6,17 @@
 //! the data plane. SIGHUP re-reads the config (a broken file is reported
 //! and the running one kept); SIGTERM/SIGINT send StopCCN to every peer and
 //! exit once they are acknowledged or after a short grace period.
+//!
+//! Every lifecycle event is also published ([`events`]) to the watchers
+//! subscribed on the control socket and to the hook-script runner
+//! (`prol2tp-scriptd`, [`hooks`]), which the daemon spawns at start-up when
+//! `[system] scripts` is on, feeds without blocking (its socket is watched
+//! for writability only while records wait) and respawns, at most once a
+//! second, when it exits.
 
+mod api;
 pub mod control;
-mod events;
+pub mod events;
 pub mod glue;
 mod hooks;
 pub mod net;
@@ -32,6 +40,8 @@ use crate::proto::endpoint::{Endpoint, Event, Transmit};
 use crate::proto::message::ResultCode;
 use crate::proto::result::stop_ccn;
 
+use events::EventState;
+use hooks::Hooks;
 use net::L2tpSocket;
 use plane::{on_data, Plane, TunnelSockets, KEY_DATA0, KEY_PLANE0, KEY_TUNNEL0};
 use ppp::PppUnix;
@@ -44,9 +54,14 @@ pub const PID_FILE: &str = "/run/prol2tp/prol2tpd.pid";
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Delay before a `persist` tunnel instance is dialled again.
 const PERSIST_DELAY: Duration = Duration::from_secs(5);
+/// Send buffer asked for on the control socket (octets), so that events
+/// in flight to many watchers leave room for replies.
+const CONTROL_SNDBUF: usize = 4 << 20;
 /// Datagrams read from one socket per wake-up, so one busy peer cannot
 /// starve the others or the timers.
 const RECV_BURST: usize = 256;
+/// Least time between two starts of the hook-script runner.
+const HOOKS_RESPAWN: Duration = Duration::from_secs(1);
 
 /// Command-line settings (`prol2tpd(8)`).
 #[derive(Debug, Clone, Default)]
@@ -72,6 +87,8 @@ const KEY_SIGNALS: usize = 0;
 const KEY_CONTROL: usize = 1;
 /// Listening sockets: `KEY_SOCKET0 + index` (the other ranges are in `plane`).
 const KEY_SOCKET0: usize = 2;
+/// The hook-script runner's socket (just below the plane's range).
+const KEY_HOOKS: usize = KEY_PLANE0 - 1;
 
 /// The running daemon.
 pub struct Daemon {
@@ -95,6 +112,17 @@ pub struct Daemon {
     started: Instant,
     /// Control socket for `prol2tp`; `None` when it could not be bound.
     control: Option<common::ipc::Server>,
+    /// Event handles, per-instance event state and the watchers.
+    events: EventState,
+    /// The hook-script runner; `None` when scripts are off or it is not
+    /// running.
+    hooks: Option<Hooks>,
+    /// True while the runner's socket is watched for writability.
+    hooks_writable: bool,
+    /// When the runner was last started.
+    hooks_started: Option<Instant>,
+    /// When to start the runner again after it exited.
+    hooks_respawn: Option<Instant>,
 }
 
 /// Loads the config for `opts` (the `-n` check uses this too).
@@ -113,6 +141,12 @@ impl Daemon {
         let dataplane = plane::make_dataplane(&cfg)?;
         let sockets = open_sockets(&opts, &cfg, dataplane.get_ref().wants_tunnel_socket())?;
         let control = control::open(&mut evloop, KEY_CONTROL);
+        if let Some(c) = control.as_ref() {
+            // Room for events to many watchers besides the CLI's replies.
+            if let Err(e) = c.set_send_buffer(CONTROL_SNDBUF) {
+                log::log(Level::Info, format_args!("control sndbuf error=\"{e}\""));
+            }
+        }
         for (i, s) in sockets.iter().enumerate() {
             evloop.register(s.fd(), KEY_SOCKET0 + i, Interest::READABLE).map_err(|e| format!("cannot watch socket: {e}"))?;
             log::log(Level::Info, format_args!("listen transport={:?} local={}{}", s.transport, s.local, if s.l2tp_ip { " kind=l2tp_ip" } else { "" }));
@@ -136,8 +170,16 @@ impl Daemon {
             shutdown_deadline: None,
             started: now,
             control,
+            events: EventState::default(),
+            hooks: None,
+            hooks_writable: false,
+            hooks_started: None,
+            hooks_respawn: None,
         };
         d.register_plane_fds()?;
+        if d.cfg.system.scripts {
+            d.start_hooks(now);
+        }
         let names: Vec<String> = d.cfg.tunnels.iter().map(|t| t.name.clone()).collect();
         for name in names {
             d.create_instance(now, &name);
@@ -158,14 +200,26 @@ impl Daemon {
                     return Ok(());
                 }
             }
-            let deadline = [self.ep.poll_timeout(), self.shutdown_deadline, self.redial.iter().map(|r| r.0).min()].into_iter().flatten().min();
-            let ready: Vec<usize> = match self.evloop.wait(deadline) {
-                Ok(r) => r.iter().filter(|r| r.readable).map(|r| r.key).collect(),
+            let deadline =
+                [self.ep.poll_timeout(), self.shutdown_deadline, self.redial.iter().map(|r| r.0).min(), self.events.next_deadline(), self.hooks_respawn]
+                    .into_iter()
+                    .flatten()
+                    .min();
+            let (ready, writable): (Vec<usize>, bool) = match self.evloop.wait(deadline) {
+                Ok(r) => (r.iter().filter(|r| r.readable).map(|r| r.key).collect(), r.iter().any(|r| r.key == KEY_HOOKS && r.writable)),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(format!("event loop failed: {e}")),
             };
+            if writable {
+                if let Some(h) = self.hooks.as_mut() {
+                    h.flush();
+                }
+            }
             for key in ready {
-                if key == KEY_SIGNALS {
+                if key == KEY_HOOKS {
+                    // Hang-up or error: the runner's exit is handled on SIGCHLD.
+                    continue;
+                } else if key == KEY_SIGNALS {
                     self.on_signals();
                 } else if key == KEY_CONTROL {
                     self.on_control(&mut buf);
@@ -184,6 +238,87 @@ impl Daemon {
                 self.ep.handle_timeout(now);
             }
             self.redial_due(now);
+            self.events_due(now);
+            if self.hooks_respawn.is_some_and(|t| t <= now) {
+                self.hooks_respawn = None;
+                self.start_hooks(now);
+            }
+            self.sync_hooks_interest();
+        }
+    }
+
+    /// Spawns the hook-script runner and registers its socket (interest
+    /// in nothing until records wait). Failure is logged; the daemon runs
+    /// without scripts.
+    fn start_hooks(&mut self, now: Instant) {
+        self.hooks_started = Some(now);
+        let hooks = match Hooks::spawn(&self.cfg.system, self.opts.foreground) {
+            Ok(h) => h,
+            Err(e) => {
+                log::log(Level::Warning, format_args!("scripts error=\"{e}\" (running without hook scripts)"));
+                return;
+            }
+        };
+        if let Some(fd) = hooks.fd() {
+            if let Err(e) = self.evloop.register(fd, KEY_HOOKS, Interest::NONE) {
+                log::log(Level::Warning, format_args!("scripts error=\"cannot watch the runner's socket: {e}\""));
+            }
+        }
+        self.hooks_writable = false;
+        self.hooks = Some(hooks);
+    }
+
+    /// The hook-script runner's process id for `show system`; 0 when it
+    /// is not running.
+    pub(super) fn scriptd_pid(&self) -> u64 {
+        self.hooks.as_ref().map_or(0, |h| u64::try_from(h.pid()).unwrap_or(0))
+    }
+
+    /// Event records the hook-script runner did not get (its backlog was
+    /// full or it was gone), for `show system`.
+    pub(super) fn script_events_dropped(&self) -> u64 {
+        self.hooks.as_ref().map_or(0, |h| h.dropped())
+    }
+
+    /// Watches the runner's socket for writability exactly while records
+    /// wait to be written to it.
+    fn sync_hooks_interest(&mut self) {
+        let Some(h) = self.hooks.as_ref() else { return };
+        let want = h.has_backlog();
+        if want == self.hooks_writable {
+            return;
+        }
+        if let Some(fd) = h.fd() {
+            let interest = if want { Interest::WRITABLE } else { Interest::NONE };
+            if self.evloop.modify(fd, interest).is_ok() {
+                self.hooks_writable = want;
+            }
+        }
+    }
+
+    /// Children were reaped: when one was the hook-script runner, forget it
+    /// and start it again (at most once per [`HOOKS_RESPAWN`]).
+    fn hooks_children(&mut self, now: Instant, statuses: &[nix::sys::wait::WaitStatus]) {
+        for status in statuses {
+            let Some(pid) = status.pid() else { continue };
+            let Some(h) = self.hooks.as_mut() else { return };
+            if !h.child_exited(pid.as_raw()) {
+                continue;
+            }
+            if let Some(fd) = h.fd() {
+                let _ = self.evloop.deregister(fd);
+            }
+            self.hooks = None;
+            self.hooks_writable = false;
+            if self.shutdown_deadline.is_some() {
+                return;
+            }
+            let at = self.hooks_started.map_or(now, |t| t + HOOKS_RESPAWN).max(now);
+            log::log(
+                Level::Notice,
+                format_args!("scripts runner exited pid={pid} status=\"{status:?}\" restart_in_ms={}", at.saturating_duration_since(now).as_millis()),
+            );
+            self.hooks_respawn = Some(at);
         }
     }
 
@@ -221,6 +356,7 @@ impl Daemon {
                 Signal::Term | Signal::Int => self.shutdown(),
                 Signal::Chld => {
                     let statuses = reap_children();
+                    self.hooks_children(Instant::now(), &statuses);
                     self.on_children(Instant::now(), &statuses);
                 }
             }
@@ -325,7 +461,12 @@ impl Daemon {
     fn send(&self, tx: &Transmit) {
         let (bytes, to, transport) = (&tx.bytes, tx.to, tx.transport);
         let own = self.tunnel_sockets.get(tx.tunnel_id).filter(|s| s.transport == transport && s.local.is_ipv4() == to.is_ipv4());
-        let sock = own.or_else(|| self.sockets.iter().find(|s| s.transport == transport && s.local.is_ipv4() == to.is_ipv4()));
+        // A listener: the one the tunnel's packets arrive on (its `from`),
+        // else the first of the family, so replies leave from the address
+        // the peer wrote to when several are listened on.
+        let candidates = || self.sockets.iter().filter(|s| s.transport == transport && s.local.is_ipv4() == to.is_ipv4());
+        let listener = tx.from.and_then(|from| candidates().find(|s| s.local.ip() == from.ip())).or_else(|| candidates().next());
+        let sock = own.or(listener);
         match sock {
             Some(s) => {
                 if let Err(e) = s.send(bytes, to) {
@@ -337,6 +478,7 @@ impl Daemon {
     }
 
     fn on_event(&mut self, now: Instant, ev: Event) {
+        self.publish_core_event(now, &ev);
         match ev {
             Event::TunnelCreated(t) => {
                 log::log(

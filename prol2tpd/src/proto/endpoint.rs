@@ -190,23 +190,36 @@ pub const MSG_TYPE_SLOTS: usize = 24;
 /// Node-wide counters (the seeds' system statistics).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndpointStats {
-    /// Good control messages received, by message type.
+    /// Good control messages received, by message type: decoded, valid,
+    /// delivered in order to an existing tunnel (`rx_good_<TYPE>`).
     pub rx_good: [u64; MSG_TYPE_SLOTS],
-    /// Bad (undecodable or invalid) control messages received, by type.
+    /// Bad control messages received, by message type (`rx_bad_<TYPE>`):
+    /// the Message Type could be read but the message failed to decode or
+    /// validate, or it is a non-SCCRQ sent to tunnel id 0. Always counted
+    /// together with [`EndpointStats::illegal_messages`].
     pub rx_bad: [u64; MSG_TYPE_SLOTS],
-    /// Control messages queued for sending.
+    /// Control messages queued for sending (first transmissions only).
     pub ctrl_tx: u64,
-    /// Packets that could not be parsed or belong to no tunnel.
+    /// Datagrams dropped as illegal: unparsable headers, unknown tunnel
+    /// ids, wrong source address, undecodable or invalid messages, ZLBs to
+    /// tunnel id 0, SCCRQs from unknown peers, messages for unknown sessions.
     pub illegal_messages: u64,
-    /// Vendor-specific AVPs received (and ignored).
+    /// Vendor-specific AVPs (vendor id ≠ 0) in received control messages
+    /// that reached decoding, good or bad.
     pub vendor_avps: u64,
-    /// Tunnel authentication failures.
+    /// Tunnel authentication failures: a wrong or missing Challenge
+    /// Response (RFC 2661 §5.1.1), a Challenge without a configured secret,
+    /// a bad v3 Message Digest (RFC 3931 §4.3).
     pub auth_failures: u64,
-    /// Sessions that failed before coming up.
+    /// Sessions that failed before coming up: refused requests (limits,
+    /// undecodable ICRQ/OCRQ) and sessions closed before Established for any
+    /// reason but an administrative close.
     pub session_setup_failures: u64,
-    /// Requests refused because a limit or id space was exhausted.
+    /// Requests refused because a limit or id space was exhausted
+    /// (`max_tunnels`, `max_halfopen_tunnels`, `max_sessions`, no free id).
     pub resource_failures: u64,
-    /// Control packets with out-of-window or duplicate sequence numbers.
+    /// Control messages with a duplicate or out-of-window Ns (RFC 2661
+    /// §5.8), and SCCRQs whose Ns is not 0.
     pub sequence_errors: u64,
     /// Tunnels closed because the peer stopped answering.
     pub peer_timeouts: u64,
@@ -778,15 +791,28 @@ impl Endpoint {
         let msg = match message::decode(avps, &DecodeCtx { secret }) {
             Ok(m) if m.msg_type == MessageType::Sccrq => m,
             Ok(m) => {
+                // Only an SCCRQ may open a tunnel: any other message is a
+                // bad one of its type here.
                 self.sh.stats.illegal_messages += 1;
-                common::log::trace(params.trace_flags, TraceFlags::PROTOCOL, format_args!("drop msg={} from={from} reason=tunnel-id-0", m.msg_type.name()));
+                self.sh.stats.count_rx(m.msg_type, false);
+                self.sh.stats.vendor_avps += super::tunnel::count_vendor_avps(avps);
+                common::log::trace(
+                    common::log::system_mask() | params.trace_flags,
+                    TraceFlags::PROTOCOL,
+                    format_args!("drop msg={} from={from} reason=tunnel-id-0", m.msg_type.name()),
+                );
                 return;
             }
             Err(e) => {
                 // Counted, and traced rather than logged: anyone can send
-                // these, and a flood must not become a syslog flood.
+                // these, and a flood must not become a syslog flood. The
+                // per-type counter moves only when the Message Type can be
+                // read at all.
                 self.sh.stats.illegal_messages += 1;
-                self.sh.stats.rx_bad[1] += 1;
+                if let Some(t) = msg_type {
+                    self.sh.stats.count_rx(t, false);
+                }
+                self.sh.stats.vendor_avps += super::tunnel::count_vendor_avps(avps);
                 common::log::trace(
                     common::log::system_mask() | params.trace_flags,
                     TraceFlags::PROTOCOL,
@@ -801,7 +827,11 @@ impl Endpoint {
             // buffer and park a half-open tunnel for ever.
             self.sh.stats.illegal_messages += 1;
             self.sh.stats.sequence_errors += 1;
-            common::log::trace(params.trace_flags, TraceFlags::PROTOCOL, format_args!("drop msg=SCCRQ from={from} ns={} reason=first-ns-not-0", header.ns));
+            common::log::trace(
+                common::log::system_mask() | params.trace_flags,
+                TraceFlags::PROTOCOL,
+                format_args!("drop msg=SCCRQ from={from} ns={} reason=first-ns-not-0", header.ns),
+            );
             return;
         }
         let peer_tid = match header.version {

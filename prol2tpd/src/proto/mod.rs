@@ -10,6 +10,7 @@
 //! - [`reliable`]: the reliable control channel (Ns/Nr, windows,
 //!   retransmission, ZLB, HELLO; RFC 2661 §5.8, RFC 3931 §4.2).
 //! - [`tunnel`], [`session`]: the control connection and session FSMs.
+//! - [`trace`]: per-instance trace of AVPs (`avp`, `avp_hide`, `avp_data`).
 //! - [`endpoint`]: all tunnels and sessions of one daemon, the id spaces and
 //!   limits; the entry point the daemon and the tests drive.
 
@@ -22,4 +23,5 @@ pub mod message;
 pub mod reliable;
 pub mod result;
 pub mod session;
+pub mod trace;
 pub mod tunnel;

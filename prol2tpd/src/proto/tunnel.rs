@@ -286,6 +286,16 @@ pub(crate) fn peek_message_type(avps: &[u8]) -> Option<MessageType> {
     MessageType::from_u16(u16::from_be_bytes([raw[0], raw[1]]))
 }
 
+/// Vendor-specific AVPs (vendor id ≠ 0) in a message's AVP octets, up to
+/// the first framing error (the seeds' `vendor_avps` counter); 0 when the
+/// octets do not start with a known Message Type (noise is no message).
+pub(crate) fn count_vendor_avps(avps: &[u8]) -> u64 {
+    if peek_message_type(avps).is_none() {
+        return 0;
+    }
+    AvpIter::new(avps).map_while(Result::ok).filter(|a| a.vendor_id != 0).count() as u64
+}
+
 /// Reads a plain (unhidden) u32 AVP from undecodable AVP bytes; used to
 /// find the v3 Remote Session ID of a session message that failed to decode.
 pub(crate) fn peek_u32_avp(avps: &[u8], attr_type: u16) -> Option<u32> {
@@ -310,6 +320,19 @@ pub(crate) fn peek_u16_avp(avps: &[u8], attr_type: u16) -> Option<u16> {
         }
     }
     None
+}
+
+/// ` result=.. error=.. message=".."` of a StopCCN or CDN in a trace line;
+/// nothing without a Result Code.
+struct ResultText<'a>(Option<&'a ResultCode>);
+
+impl std::fmt::Display for ResultText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(r) => write!(f, " result={} error={} message=\"{}\"", r.result, r.error.unwrap_or(0), r.message.as_deref().unwrap_or("").replace('"', "'")),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The channel configuration for a tunnel's parameters.
@@ -369,6 +392,7 @@ impl Tunnel {
     /// (RFC 2661 §7.2.1 "idle, local open request").
     pub(crate) fn open(cx: &mut Cx<'_>, id: u32, peer: SocketAddr, params: Rc<TunnelParams>) -> Tunnel {
         let mut t = Tunnel::new(id, params.version, peer, params, TunnelState::WaitCtlReply, cx.now);
+        t.trace_fsm("idle", t.state, "open");
         let mut tb = [0u8; 8];
         cx.rng.fill(&mut tb);
         t.tie_breaker = Some(tb);
@@ -426,6 +450,7 @@ impl Tunnel {
     pub(crate) fn responder(id: u32, version: Version, peer: SocketAddr, local: Option<SocketAddr>, params: Rc<TunnelParams>, now: Instant) -> Tunnel {
         let mut t = Tunnel::new(id, version, peer, params, TunnelState::WaitCtlConn, now);
         t.local = local;
+        t.trace_fsm("idle", t.state, "SCCRQ");
         t
     }
 
@@ -447,6 +472,23 @@ impl Tunnel {
     /// is the v2 header Session ID (the peer's session id, 0 for tunnel
     /// messages).
     pub(crate) fn queue(&mut self, cx: &mut Cx<'_>, hdr_session_id: u16, msg: ControlMessage) {
+        self.queue_for(cx, hdr_session_id, 0, msg);
+    }
+
+    /// The trace flags for a message of session `sid` (0: a tunnel
+    /// message): the tunnel's, and the session's when it exists. The wire
+    /// is the tunnel's, the message the session's: either instance's trace
+    /// shows it, and no other tunnel's ever does.
+    fn msg_flags(&self, sid: u32) -> TraceFlags {
+        match self.sessions.get(&sid) {
+            Some(s) if sid != 0 => self.trace_flags | s.trace_flags,
+            _ => self.trace_flags,
+        }
+    }
+
+    /// [`Tunnel::queue`] for a message of our session `sid` (0 for tunnel
+    /// messages), which its `protocol` and `avp` trace lines name.
+    fn queue_for(&mut self, cx: &mut Cx<'_>, hdr_session_id: u16, sid: u32, msg: ControlMessage) {
         let mut frame = Vec::with_capacity(96);
         frame.extend_from_slice(&hdr_session_id.to_be_bytes());
         let secret = self.params.secret.as_deref();
@@ -460,21 +502,41 @@ impl Tunnel {
         let mut fill = |buf: &mut [u8]| rng.fill(buf);
         let mut ecx = EncodeCtx { secret, hide, random: &mut fill, digest };
         message::encode(&msg, &mut ecx, &mut frame);
-        common::log::trace(
-            self.trace_flags,
-            TraceFlags::PROTOCOL,
-            format_args!(
-                "send msg={} tunnel_id={} peer_tunnel_id={} session_id={} peer={}",
-                msg.msg_type.name(),
-                self.id,
-                self.peer_id,
-                hdr_session_id,
-                self.peer
-            ),
-        );
+        let flags = self.msg_flags(sid);
+        if flags.intersects(TraceFlags::PROTOCOL | super::trace::AVP_CATEGORIES) {
+            let seq = (self.chan.next_ns().wrapping_add(self.chan.queued() as u16), self.chan.next_nr());
+            self.trace_message(flags, "send", sid, hdr_session_id.into(), seq, &msg, frame.get(2..).unwrap_or(&[]));
+        }
         self.stats.ctrl_tx += 1;
         cx.stats.ctrl_tx += 1;
         self.chan.send(cx.now, frame);
+    }
+
+    /// The `protocol` line of a message sent or received (`dir`), with the
+    /// ids of both ends, Ns/Nr and, for StopCCN and CDN, the result code;
+    /// then its `avp` lines. A sent message gets its Ns now: messages are
+    /// numbered in the order they are queued (RFC 2661 §5.8); the Nr shown
+    /// is the current one (a retransmission may carry a later one, see the
+    /// `xprt` lines). `peer_sid` is the peer's session id as far as known.
+    #[allow(clippy::too_many_arguments)]
+    fn trace_message(&self, flags: TraceFlags, dir: &'static str, sid: u32, peer_sid: u32, (ns, nr): (u16, u16), msg: &ControlMessage, avps: &[u8]) {
+        let peer_sid = self.sessions.get(&sid).filter(|_| sid != 0).map_or(peer_sid, |s| s.peer_id);
+        common::trace!(
+            flags,
+            TraceFlags::PROTOCOL,
+            "{dir} msg={} tunnel_id={} session_id={} peer_tunnel_id={} peer_session_id={} ns={} nr={} peer={}{}",
+            msg.msg_type.name(),
+            self.id,
+            sid,
+            self.peer_id,
+            peer_sid,
+            ns,
+            nr,
+            self.peer,
+            ResultText(msg.avps.result_code.as_ref())
+        );
+        let secret = self.params.secret.as_deref();
+        super::trace::trace_avps(&super::trace::MsgTrace { flags, tunnel_id: self.id, session_id: sid, dir, secret }, avps);
     }
 
     /// Moves everything the reliable channel wants to send onto the
@@ -497,6 +559,21 @@ impl Tunnel {
             }
             if avps.is_empty() {
                 common::log::trace(self.trace_flags, TraceFlags::XPRT, format_args!("send msg=ZLB tunnel_id={} ns={} nr={}", self.id, out.ns, out.nr));
+            } else {
+                common::trace!(
+                    self.trace_flags,
+                    TraceFlags::XPRT,
+                    "{} msg={} tunnel_id={} peer_tunnel_id={} ns={} nr={} len={} outstanding={} window={}",
+                    if out.retransmission { "retransmit" } else { "xmit" },
+                    peek_message_type(avps).map_or("?", |m| m.name()),
+                    self.id,
+                    self.peer_id,
+                    out.ns,
+                    out.nr,
+                    bytes.len(),
+                    self.chan.outstanding(),
+                    self.chan.send_window()
+                );
             }
             self.stats.ctrl_tx_packets += 1;
             self.stats.ctrl_tx_octets += bytes.len() as u64;
@@ -566,40 +643,77 @@ impl Tunnel {
         if is_zlb {
             common::log::trace(self.trace_flags, TraceFlags::XPRT, format_args!("recv msg=ZLB tunnel_id={} ns={} nr={}", self.id, header.ns, header.nr));
         }
+        let first_ns = self.chan.next_nr();
         let verdict = self.chan.on_receive(cx.now, header.ns, header.nr, frame);
         if matches!(verdict, RxVerdict::Duplicate | RxVerdict::OutOfWindow) {
             cx.stats.sequence_errors += 1;
         }
+        if !is_zlb {
+            common::trace!(
+                self.trace_flags,
+                TraceFlags::XPRT,
+                "recv tunnel_id={} peer_tunnel_id={} ns={} nr={} verdict={} next_nr={} outstanding={}",
+                self.id,
+                self.peer_id,
+                header.ns,
+                header.nr,
+                match verdict {
+                    RxVerdict::Deliver => "deliver",
+                    RxVerdict::Buffered => "buffered",
+                    RxVerdict::Duplicate => "duplicate",
+                    RxVerdict::OutOfWindow => "out-of-window",
+                    RxVerdict::Ack => "ack",
+                },
+                self.chan.next_nr(),
+                self.chan.outstanding()
+            );
+        }
+        // Delivered messages carry consecutive Ns from the Nr expected
+        // before this packet (RFC 2661 §5.8).
+        let mut ns = first_ns;
         while let Some(frame) = self.chan.poll_delivered() {
-            self.dispatch(cx, &frame);
+            self.dispatch(cx, &frame, (ns, header.nr));
+            ns = ns.wrapping_add(1);
             if self.state == TunnelState::Closing && self.close_deadline.is_none() {
                 break;
             }
         }
     }
 
-    /// Decodes, validates and dispatches one in-order control message.
-    fn dispatch(&mut self, cx: &mut Cx<'_>, frame: &[u8]) {
+    /// Decodes, validates and dispatches one in-order control message;
+    /// `seq` is its (Ns, Nr) for the trace.
+    fn dispatch(&mut self, cx: &mut Cx<'_>, frame: &[u8], seq: (u16, u16)) {
         let (hdr_sid, avps) = match frame {
             [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),
             _ => return,
         };
         let secret = self.params.secret.as_deref();
+        cx.stats.vendor_avps += count_vendor_avps(avps);
         let decoded = message::decode(avps, &DecodeCtx { secret }).and_then(|m| message::validate(&m, self.version).map(|_| m));
         let msg = match decoded {
             Ok(m) => m,
-            Err(e) => return self.on_decode_error(cx, hdr_sid, avps, e),
+            Err(e) => {
+                let secret = self.params.secret.as_deref();
+                let t = super::trace::MsgTrace { flags: self.trace_flags, tunnel_id: self.id, session_id: u32::from(hdr_sid), dir: "recv", secret };
+                super::trace::trace_avps(&t, avps);
+                return self.on_decode_error(cx, hdr_sid, avps, e);
+            }
         };
         self.stats.ctrl_rx += 1;
         cx.stats.count_rx(msg.msg_type, true);
-        if !msg.avps.ignored.is_empty() {
-            cx.stats.vendor_avps += msg.avps.ignored.iter().filter(|a| a.vendor_id != 0).count() as u64;
+        let sid = match (msg.msg_type.is_session_message(), self.version) {
+            (false, _) => 0,
+            (true, Version::V2) => u32::from(hdr_sid),
+            (true, Version::V3) => msg.avps.remote_session_id.unwrap_or(0),
+        };
+        let flags = self.msg_flags(sid);
+        if flags.intersects(TraceFlags::PROTOCOL | super::trace::AVP_CATEGORIES) {
+            let peer_sid = match self.version {
+                Version::V2 => msg.avps.assigned_session_id.map_or(0, u32::from),
+                Version::V3 => msg.avps.local_session_id.unwrap_or(0),
+            };
+            self.trace_message(flags, "recv", sid, peer_sid, seq, &msg, avps);
         }
-        common::log::trace(
-            self.trace_flags,
-            TraceFlags::PROTOCOL,
-            format_args!("recv msg={} tunnel_id={} session_id={} peer={}", msg.msg_type.name(), self.id, hdr_sid, self.peer),
-        );
         if msg.msg_type.is_session_message() {
             self.session_message(cx, hdr_sid, msg);
         } else {
@@ -639,13 +753,9 @@ impl Tunnel {
                     Version::V2 => Some(u32::from(hdr_sid)),
                     Version::V3 => peek_u32_avp(avps, super::avp::attr::REMOTE_SESSION_ID),
                 };
-                if let Some(sid) = sid.filter(|s| self.sessions.contains_key(s)) {
-                    let v = self.version;
-                    let out = match self.sessions.get_mut(&sid) {
-                        Some(s) => s.close_with(v, result(cdn::GENERAL_ERROR, Some(err), &text)),
-                        None => return,
-                    };
-                    self.apply_session_output(cx, sid, out);
+                if let Some(sid) = sid {
+                    let r = result(cdn::GENERAL_ERROR, Some(err), &text);
+                    self.drive_session(cx, sid, "bad-message", |s, v| s.close_with(v, r));
                 }
                 // A session-creating request that cannot be decoded has no
                 // session yet: nothing to close.
@@ -743,7 +853,7 @@ impl Tunnel {
         }
         self.may_fall_back = false;
         self.queue(cx, 0, ControlMessage { msg_type: MessageType::Scccn, avps: conn });
-        self.establish(cx);
+        self.establish(cx, "SCCRP");
     }
 
     fn on_scccn(&mut self, cx: &mut Cx<'_>, avps: &Avps) {
@@ -751,11 +861,34 @@ impl Tunnel {
             cx.stats.auth_failures += 1;
             return self.close(cx, r);
         }
-        self.establish(cx);
+        self.establish(cx, "SCCCN");
     }
 
-    fn establish(&mut self, cx: &mut Cx<'_>) {
-        self.state = TunnelState::Established;
+    /// The `fsm` trace line of a tunnel state change; `event` names its
+    /// cause (a message name, `open`, `close`, `timeout`, ...).
+    fn trace_fsm(&self, from: &str, to: TunnelState, event: &str) {
+        common::trace!(
+            self.trace_flags,
+            TraceFlags::FSM,
+            "tunnel_id={} peer_tunnel_id={} from={} to={} event={}",
+            self.id,
+            self.peer_id,
+            from,
+            to.name(),
+            event
+        );
+    }
+
+    /// Moves to `to`, with its `fsm` trace line.
+    fn set_state(&mut self, to: TunnelState, event: &str) {
+        if self.state != to {
+            self.trace_fsm(self.state.name(), to, event);
+        }
+        self.state = to;
+    }
+
+    fn establish(&mut self, cx: &mut Cx<'_>, event: &str) {
+        self.set_state(TunnelState::Established, event);
         self.up_at = Some(cx.now);
         common::log::log(
             common::log::Level::Info,
@@ -764,10 +897,7 @@ impl Tunnel {
         cx.events.push_back(Event::TunnelUp(self.info()));
         let waiting: Vec<u32> = self.sessions.iter().filter(|(_, s)| s.state == SessionState::WaitTunnel).map(|(id, _)| *id).collect();
         for sid in waiting {
-            let v = self.version;
-            if let Some(out) = self.sessions.get_mut(&sid).map(|s| s.start(v)) {
-                self.apply_session_output(cx, sid, out);
-            }
+            self.drive_session(cx, sid, "tunnel-up", |s, v| s.start(v));
         }
     }
 
@@ -864,7 +994,7 @@ impl Tunnel {
                 r.message.as_deref().unwrap_or("")
             ),
         );
-        self.enter_closing(cx, r, true);
+        self.enter_closing(cx, r, true, "StopCCN");
     }
 
     /// The peer answered our v3 SCCRQ in L2TPv2 (xl2tpd sends a v2 ZLB):
@@ -890,6 +1020,7 @@ impl Tunnel {
             format_args!("tunnel version-fallback tunnel_id={} peer={} from=3 to=2 reason=\"{}\"", self.id, self.peer, why),
         );
         cx.events.push_back(Event::VersionFallback { tunnel_id: self.id });
+        common::trace!(self.trace_flags, TraceFlags::FSM, "tunnel_id={} from=wait-ctl-reply to=wait-ctl-reply event=version-fallback version=2", self.id);
         self.version = Version::V2;
         self.transport = Transport::Udp;
         self.may_fall_back = false;
@@ -903,7 +1034,6 @@ impl Tunnel {
         self.chan = ReliableChannel::new(channel_config(&self.params), cx.now);
         // v2 sessions carry only PPP and 16-bit ids: sessions that cannot be
         // carried are closed; PPP ones keep waiting.
-        let v = Version::V2;
         let ids: Vec<u32> = self.sessions.keys().copied().collect();
         for sid in ids {
             // Every id was taken from the node-wide v3 pool; as a v2 id it
@@ -912,10 +1042,8 @@ impl Tunnel {
             cx.release_session_id(Version::V3, sid);
             let unfit = self.sessions.get(&sid).is_some_and(|s| s.params.pseudowire != Pseudowire::Ppp || sid > 0xffff);
             if unfit {
-                if let Some(out) = self.sessions.get_mut(&sid).map(|s| s.close_with(v, result(cdn::GENERAL_ERROR, None, "L2TPv2 cannot carry this pseudowire")))
-                {
-                    self.apply_session_output(cx, sid, out);
-                }
+                let r = result(cdn::GENERAL_ERROR, None, "L2TPv2 cannot carry this pseudowire");
+                self.drive_session(cx, sid, "version-fallback", |s, v| s.close_with(v, r));
             } else if let Some(s) = self.sessions.get_mut(&sid) {
                 s.pseudowire = Pseudowire::Ppp;
                 s.l2spec = super::session::L2SpecType::None;
@@ -951,12 +1079,12 @@ impl Tunnel {
                 r.message.as_deref().unwrap_or("")
             ),
         );
-        self.enter_closing(cx, r, false);
+        self.enter_closing(cx, r, false, "close");
     }
 
-    fn enter_closing(&mut self, cx: &mut Cx<'_>, r: ResultCode, by_peer: bool) {
+    fn enter_closing(&mut self, cx: &mut Cx<'_>, r: ResultCode, by_peer: bool, event: &str) {
         let was_up = self.state == TunnelState::Established;
-        self.state = TunnelState::Closing;
+        self.set_state(TunnelState::Closing, event);
         // RFC 2661 §5.7: the receiver of StopCCN keeps state for a full
         // retransmission cycle; the sender until its StopCCN is acked.
         self.close_deadline = if by_peer || self.peer_id == 0 && !self.network_created { Some(cx.now + self.hold_time()) } else { None };
@@ -965,6 +1093,16 @@ impl Tunnel {
         for sid in ids {
             if let Some(mut s) = self.sessions.remove(&sid) {
                 s.result = Some(r.clone());
+                common::trace!(
+                    s.trace_flags,
+                    TraceFlags::FSM,
+                    "tunnel_id={} session_id={} peer_tunnel_id={} peer_session_id={} from={} to=closed event=tunnel-closing",
+                    self.id,
+                    sid,
+                    self.peer_id,
+                    s.peer_id,
+                    s.state.name()
+                );
                 s.state = SessionState::Closed;
                 self.report_session_gone(cx, &s);
             }
@@ -998,7 +1136,7 @@ impl Tunnel {
                 common::log::Level::Warning,
                 format_args!("tunnel dead tunnel_id={} peer={} retries={}", self.id, self.peer, self.params.max_retries),
             );
-            self.enter_closing(cx, r, false);
+            self.enter_closing(cx, r, false, "peer-dead");
             self.close_deadline = Some(cx.now);
             return;
         }
@@ -1030,11 +1168,8 @@ impl Tunnel {
                 return;
             }
             self.setup_deadlines.remove(&(deadline, sid));
-            let v = self.version;
             let r = result(cdn::GENERAL_ERROR, Some(error::NO_GENERAL_ERROR), "session setup timed out");
-            if let Some(out) = self.sessions.get_mut(&sid).map(|s| s.close_with(v, r)) {
-                self.apply_session_output(cx, sid, out);
-            }
+            self.drive_session(cx, sid, "setup-timeout", |s, v| s.close_with(v, r));
         }
     }
 
@@ -1124,21 +1259,22 @@ impl Tunnel {
         self.setup_deadlines.insert((s.created_at + SESSION_SETUP_TIMEOUT, sid));
         self.sessions.insert(sid, s);
         *cx.total_sessions += 1;
+        if let Some(s) = self.sessions.get(&sid) {
+            common::trace!(s.trace_flags, TraceFlags::FSM, "tunnel_id={} session_id={} from=idle to={} event=open", self.id, sid, s.state.name());
+        }
         if self.state == TunnelState::Established {
-            let v = self.version;
-            if let Some(out) = self.sessions.get_mut(&sid).map(|s| s.start(v)) {
-                self.apply_session_output(cx, sid, out);
-            }
+            self.drive_session(cx, sid, "open", |s, v| s.start(v));
         }
         Ok(sid)
     }
 
     /// Closes one session with a CDN (RFC 2661 §6.13). Errors: no such session.
     pub(crate) fn close_session(&mut self, cx: &mut Cx<'_>, sid: u32, r: ResultCode) -> Result<(), &'static str> {
-        let v = self.version;
-        let out = self.sessions.get_mut(&sid).ok_or("no such session")?.close_with(v, r);
-        self.apply_session_output(cx, sid, out);
-        Ok(())
+        if self.drive_session(cx, sid, "close", |s, v| s.close_with(v, r)) {
+            Ok(())
+        } else {
+            Err("no such session")
+        }
     }
 
     fn session_message(&mut self, cx: &mut Cx<'_>, hdr_sid: u16, msg: ControlMessage) {
@@ -1156,8 +1292,7 @@ impl Tunnel {
                     Version::V2 => u32::from(hdr_sid),
                     Version::V3 => msg.avps.remote_session_id.unwrap_or(0),
                 };
-                let v = self.version;
-                let Some(s) = self.sessions.get_mut(&sid) else {
+                if !self.sessions.contains_key(&sid) {
                     cx.stats.illegal_messages += 1;
                     common::log::trace(
                         self.trace_flags,
@@ -1165,9 +1300,8 @@ impl Tunnel {
                         format_args!("drop msg={} tunnel_id={} session_id={} reason=unknown-session", msg.msg_type.name(), self.id, sid),
                     );
                     return;
-                };
-                let out = s.handle(v, &msg);
-                self.apply_session_output(cx, sid, out);
+                }
+                self.drive_session(cx, sid, msg.msg_type.name(), |s, v| s.handle(v, &msg));
             }
         }
     }
@@ -1205,19 +1339,48 @@ impl Tunnel {
         let out = s.accept_request(self.version, &msg);
         self.setup_deadlines.insert((s.created_at + SESSION_SETUP_TIMEOUT, sid));
         self.sessions.insert(sid, s);
-        self.apply_session_output(cx, sid, out);
+        self.apply_session_output(cx, sid, out, None, msg.msg_type.name());
     }
 
-    /// Sends what a session asked for and reports its transitions.
-    fn apply_session_output(&mut self, cx: &mut Cx<'_>, sid: u32, out: SessionOutput) {
+    /// Runs one input of session `sid`'s FSM (`f`, given the session and
+    /// the tunnel's version) and applies its output; `event` names the
+    /// input in the `fsm` trace line. Returns false when there is no such
+    /// session.
+    fn drive_session(&mut self, cx: &mut Cx<'_>, sid: u32, event: &str, f: impl FnOnce(&mut Session, Version) -> SessionOutput) -> bool {
+        let v = self.version;
+        let Some(s) = self.sessions.get_mut(&sid) else { return false };
+        let from = s.state;
+        let out = f(s, v);
+        self.apply_session_output(cx, sid, out, Some(from), event);
+        true
+    }
+
+    /// Sends what a session asked for and reports its transitions: the
+    /// `fsm` trace line (`from` is `None` for a session a request just
+    /// created), the messages, up and down.
+    fn apply_session_output(&mut self, cx: &mut Cx<'_>, sid: u32, out: SessionOutput, from: Option<SessionState>, event: &str) {
         let Some(s) = self.sessions.get_mut(&sid) else { return };
+        if from != Some(s.state) {
+            common::trace!(
+                s.trace_flags,
+                TraceFlags::FSM,
+                "tunnel_id={} session_id={} peer_tunnel_id={} peer_session_id={} from={} to={} event={}",
+                self.id,
+                sid,
+                self.peer_id,
+                s.peer_id,
+                from.map_or("idle", |f| f.name()),
+                s.state.name(),
+                event
+            );
+        }
         let peer_sid = s.peer_id as u16;
         s.stats.ctrl_tx += out.send.len() as u64;
         if out.closed && s.result.as_ref().is_some_and(|r| r.result != cdn::ADMIN && s.up_at.is_none()) {
             cx.stats.session_setup_failures += 1;
         }
         for m in out.send {
-            self.queue(cx, peer_sid, m);
+            self.queue_for(cx, peer_sid, sid, m);
         }
         if out.up {
             if let Some(s) = self.sessions.get_mut(&sid) {
@@ -1228,7 +1391,7 @@ impl Tunnel {
                 common::log::trace(
                     s.trace_flags,
                     TraceFlags::FSM,
-                    format_args!("session up tunnel_id={} session_id={} peer_session_id={}", self.id, sid, s.peer_id),
+                    format_args!("session up tunnel_id={} session_id={} peer_tunnel_id={} peer_session_id={}", self.id, sid, self.peer_id, s.peer_id),
                 );
                 cx.events.push_back(Event::SessionUp(self.session_info(s)));
             }

@@ -567,3 +567,21 @@ impl Xl2tpd {
         self.child.wait_log(needle, timeout)
     }
 }
+
+/// Every `"key":number` pair of flat JSON output (`prol2tp -j`); for
+/// arrays, the last value of a key wins.
+pub fn json_nums(json: &str) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut rest = json;
+    while let Some(q) = rest.find("\":") {
+        let key_start = rest.get(..q).and_then(|s| s.rfind('"')).map_or(0, |i| i + 1);
+        let key = rest.get(key_start..q).unwrap_or("").to_string();
+        let tail = rest.get(q + 2..).unwrap_or("");
+        let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = digits.parse() {
+            out.insert(key, n);
+        }
+        rest = tail;
+    }
+    out
+}
