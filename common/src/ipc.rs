@@ -37,12 +37,17 @@
 //! [`Client`] (autobound in the abstract namespace, so it must run in the
 //! daemon's network namespace).
 //!
-//! Events (`Event` replies) go to subscribers from the daemon's socket (see
-//! [`crate::events`]). A watcher uses [`Client::unconnected`]: its socket is
-//! not connected to the daemon's, so the kernel bounds each watcher's queue
-//! of unread datagrams (`net.unix.max_dgram_qlen`) and a watcher that stops
-//! reading makes the daemon's sends to it fail with `EAGAIN` instead of
-//! filling the daemon's send buffer, which its CLI replies share.
+//! Events (`Event` replies) do not come from the daemon's control socket
+//! (see [`crate::events`]): [`Client::subscribe`] sends `Subscribe` from a
+//! second socket of its own, the event socket; the daemon answers with a
+//! [`SUBSCRIPTION_KIND`] record naming a sending socket it made for this
+//! subscriber alone (`events_address`), and the client connects its event
+//! socket to it. Datagrams between two sockets connected that way are not
+//! bounded by `net.unix.max_dgram_qlen`, only by the sending socket's send
+//! buffer, so a watcher that keeps reading loses nothing in a burst and
+//! one that stops reading fills its own sender's buffer, not the daemon's
+//! control socket. [`Client::subscription_alive`] tells whether that
+//! sender still exists (it goes with the daemon).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -110,9 +115,10 @@ pub mod msg_type {
     pub const ERROR: u16 = 0x8002;
     /// Reply: data. Body: u8 flags (bit 0: more follow), u16 count, records.
     pub const RECORDS: u16 = 0x8003;
-    /// Unsolicited: one event to a subscriber (or to a hook-script runner).
-    /// Body: u64 sequence number, one record. The header carries the
-    /// `request_id` of the `SUBSCRIBE` that asked for it.
+    /// Unsolicited: one event to a subscriber (from the daemon's sending
+    /// socket for it) or to a hook-script runner. Body: u64 sequence
+    /// number, one record. The header carries the `request_id` of the
+    /// `SUBSCRIBE` that asked for it.
     pub const EVENT: u16 = 0x8004;
 }
 
@@ -303,15 +309,18 @@ pub enum Request {
     },
     /// Asks for events: those whose bit is set in `events` (the daemon's
     /// event numbering; 0 means all) and, with `tunnel`, only those of
-    /// that tunnel. Answered with `Done`, then `Event` messages carrying
-    /// this request's id.
+    /// that tunnel, to the requester's address. Answered with `Records`
+    /// holding one [`SUBSCRIPTION_KIND`] record (see [`Subscription`]),
+    /// then `Event` messages carrying this request's id, sent from the
+    /// socket that record names.
     Subscribe {
         /// Event bit mask; 0 = every event.
         events: u32,
         /// Only events of this tunnel (by id or name).
         tunnel: Option<Selector>,
     },
-    /// Stops the events sent to the requester's address.
+    /// Stops the events sent to the requester's address and closes their
+    /// sending socket.
     Unsubscribe,
 }
 
@@ -903,6 +912,62 @@ impl Peer {
     pub fn is_bound(&self) -> bool {
         self.addr.is_some()
     }
+
+    /// The sender's address, if it has one.
+    pub(crate) fn addr(&self) -> Option<&UnixAddr> {
+        self.addr.as_ref()
+    }
+}
+
+/// `record.kind` of the one record answering a `Subscribe`.
+pub const SUBSCRIPTION_KIND: &str = "subscription";
+
+/// What a daemon answered to a `Subscribe` ([`Client::subscribe`]): the
+/// fields of its [`SUBSCRIPTION_KIND`] record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The abstract-namespace name (without the leading NUL) of the socket
+    /// the daemon sends this subscription's events from; the record's
+    /// `events_address` field carries it hex-encoded.
+    pub events_address: Vec<u8>,
+    /// Events of the subscribed kinds (tunnel filter not applied) that the
+    /// daemon published before this subscription, since it started: the
+    /// record's `events_before` field.
+    pub events_before: u64,
+}
+
+impl Subscription {
+    /// The record a daemon answers with.
+    pub fn to_record(&self) -> Record {
+        let mut r = Record::new(SUBSCRIPTION_KIND);
+        r.str("events_address", hex(&self.events_address)).num("events_before", self.events_before);
+        r
+    }
+
+    /// Reads the record back; `None` when it is not a subscription record
+    /// or its `events_address` is not even-length hex.
+    pub fn from_record(r: &Record) -> Option<Subscription> {
+        if r.kind != SUBSCRIPTION_KIND {
+            return None;
+        }
+        let Some(Value::Str(addr)) = r.get("events_address") else { return None };
+        let events_before = match r.get("events_before") {
+            Some(Value::U64(n)) => *n,
+            _ => 0,
+        };
+        Some(Subscription { events_address: unhex(addr)?, events_before })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|d| u8::from_str_radix(d, 16).ok())).collect()
 }
 
 impl fmt::Display for Peer {
@@ -1072,28 +1137,32 @@ impl From<io::Error> for ClientError {
 }
 
 /// Most events a [`Client`] keeps for [`Client::next_event`] while it waits
-/// for a reply; beyond that they are dropped (the subscriber sees a gap in
-/// the sequence numbers).
+/// for the answer to its `Subscribe`; beyond that they are dropped (the
+/// subscriber sees a gap in the sequence numbers).
 pub const MAX_PENDING_EVENTS: usize = 10_000;
 
 /// A requester: a datagram socket autobound in the abstract namespace
 /// (nothing to clean up; same network namespace as the daemon needed),
 /// connected to the daemon's path ([`Client::connect`]) or sending to it
-/// without connecting ([`Client::unconnected`], for watchers).
+/// without connecting ([`Client::unconnected`]). Once subscribed
+/// ([`Client::subscribe`]) it also holds the event socket, connected to the
+/// daemon's sender for this subscriber.
 #[derive(Debug)]
 pub struct Client {
     sock: UnixDatagram,
     next_id: u32,
-    /// The daemon's path, when the socket is not connected to it: requests
-    /// go there with `sendto` and only datagrams from there are read.
-    dest: Option<PathBuf>,
-    /// Request id of the subscription in force ([`Client::subscribe`]).
-    subscription: Option<u32>,
-    /// Events of the subscription read while waiting for a reply.
+    /// The daemon's control socket.
+    path: PathBuf,
+    /// `sock` is not connected: requests go to `path` with `sendto` and
+    /// only datagrams from there are read.
+    unconnected: bool,
+    /// The subscription in force: its request id and event socket.
+    subscription: Option<(u32, UnixDatagram)>,
+    /// Events of the subscription read while waiting for its answer.
     pending: VecDeque<(u64, Record)>,
 }
 
-/// What one datagram read by [`Client::recv_message`] was.
+/// What one datagram read by [`recv_datagram`] was.
 enum Incoming {
     /// A message from the daemon.
     Message(Message),
@@ -1110,18 +1179,17 @@ impl Client {
     pub fn connect(path: &Path) -> io::Result<Client> {
         let sock = Client::autobound()?;
         sock.connect(path)?;
-        Ok(Client::with(sock, None))
+        Ok(Client::with(sock, path, false))
     }
 
     /// Like [`Client::connect`], but the socket stays unconnected: each
-    /// request is sent to `path`, and datagrams from elsewhere are ignored.
-    /// Watchers use this so that the daemon's events to them are bounded
-    /// by their own receive queue (see the module documentation). Errors
-    /// as for [`Client::connect`] (checked with a probe connect).
+    /// request is sent to `path`, and datagrams from elsewhere are ignored,
+    /// so the client keeps working with a daemon restarted at `path`.
+    /// Errors as for [`Client::connect`] (checked with a probe connect).
     pub fn unconnected(path: &Path) -> io::Result<Client> {
         UnixDatagram::unbound()?.connect(path)?;
         let sock = Client::autobound()?;
-        Ok(Client::with(sock, Some(path.to_path_buf())))
+        Ok(Client::with(sock, path, true))
     }
 
     fn autobound() -> io::Result<UnixDatagram> {
@@ -1130,29 +1198,29 @@ impl Client {
         Ok(UnixDatagram::from(fd))
     }
 
-    fn with(sock: UnixDatagram, dest: Option<PathBuf>) -> Client {
+    fn with(sock: UnixDatagram, path: &Path, unconnected: bool) -> Client {
         let next_id = std::process::id().rotate_left(16) ^ 1;
-        Client { sock, next_id, dest, subscription: None, pending: VecDeque::new() }
+        Client { sock, next_id, path: path.to_path_buf(), unconnected, subscription: None, pending: VecDeque::new() }
+    }
+
+    fn take_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        id
     }
 
     /// Sends `req` and waits up to `timeout` for its reply; the parts of a
     /// split `Records` reply are joined into one. Replies to other request
-    /// ids are skipped; events of this client's subscription are kept for
-    /// [`Client::next_event`] (at most [`MAX_PENDING_EVENTS`]), others
-    /// skipped.
+    /// ids and events are skipped.
     pub fn call(&mut self, req: Request, timeout: Duration) -> Result<Reply, ClientError> {
-        self.exchange(req, timeout).map(|(_, r)| r)
-    }
-
-    /// [`Client::call`], also returning the request id used.
-    fn exchange(&mut self, req: Request, timeout: Duration) -> Result<(u32, Reply), ClientError> {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1);
+        let id = self.take_id();
         let bytes = Message { request_id: id, body: Body::Request(req) }.encode().map_err(ClientError::Protocol)?;
-        match &self.dest {
-            Some(path) => self.sock.send_to(&bytes, path)?,
-            None => self.sock.send(&bytes)?,
-        };
+        if self.unconnected {
+            self.sock.send_to(&bytes, &self.path)?;
+        } else {
+            self.sock.send(&bytes)?;
+        }
+        let dest = self.unconnected.then_some(self.path.as_path());
         let deadline = Instant::now() + timeout;
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut all: Vec<Record> = Vec::new();
@@ -1161,77 +1229,69 @@ impl Client {
             if left.is_zero() {
                 return Err(ClientError::Timeout);
             }
-            let msg = match self.recv_message(&mut buf, left)? {
-                Incoming::Message(m) => m,
-                Incoming::Nothing | Incoming::Foreign => continue,
+            let msg = match recv_datagram(&self.sock, dest, &mut buf, left)? {
+                Incoming::Message(m) if m.request_id == id => m,
+                Incoming::Message(_) | Incoming::Nothing | Incoming::Foreign => continue,
             };
-            let body = match msg.body {
-                Body::Reply(Reply::Event { seq, record }) => {
-                    // Events belong to a subscription, not to this call.
-                    self.keep_event(msg.request_id, seq, record);
-                    continue;
-                }
-                _ if msg.request_id != id => continue,
-                b => b,
-            };
-            match body {
+            match msg.body {
+                Body::Reply(Reply::Event { .. }) => continue,
                 Body::Reply(Reply::Records { more: true, records }) => all.extend(records),
                 Body::Reply(Reply::Records { more: false, records }) => {
                     all.extend(records);
-                    return Ok((id, Reply::Records { more: false, records: all }));
+                    return Ok(Reply::Records { more: false, records: all });
                 }
-                Body::Reply(r) => return Ok((id, r)),
+                Body::Reply(r) => return Ok(r),
                 Body::Request(_) => return Err(ClientError::Protocol(IpcError::UnknownType(0))),
             }
         }
     }
 
-    /// Reads one datagram, waiting up to `timeout` (non-zero).
-    fn recv_message(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Incoming, ClientError> {
-        self.sock.set_read_timeout(Some(timeout))?;
-        let got = match &self.dest {
-            Some(dest) => self.sock.recv_from(buf).map(|(n, from)| (n, from.as_pathname() == Some(dest.as_path()))),
-            None => self.sock.recv(buf).map(|n| (n, true)),
-        };
-        let n = match got {
-            Ok((n, true)) => n,
-            Ok((_, false)) => return Ok(Incoming::Foreign),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => return Ok(Incoming::Nothing),
-            Err(e) => return Err(e.into()),
-        };
-        Message::decode(buf.get(..n).unwrap_or_default()).map(Incoming::Message).map_err(ClientError::Protocol)
-    }
-
-    fn keep_event(&mut self, request_id: u32, seq: u64, record: Record) {
-        if self.subscription == Some(request_id) && self.pending.len() < MAX_PENDING_EVENTS {
-            self.pending.push_back((seq, record));
-        }
-    }
-
     /// Subscribes to the events whose bit is set in `events` (0: all),
     /// only those of `tunnel` when given, and waits up to `timeout` for
-    /// the daemon's answer. A new subscription replaces the previous one.
-    /// Errors: [`ClientError::Refused`] when the daemon says no (too many
-    /// watchers), and those of [`Client::call`].
-    pub fn subscribe(&mut self, events: u32, tunnel: Option<Selector>, timeout: Duration) -> Result<(), ClientError> {
-        match self.exchange(Request::Subscribe { events, tunnel }, timeout)? {
-            (id, Reply::Done) => {
-                self.subscription = Some(id);
-                self.pending.clear();
-                Ok(())
+    /// the daemon's answer. The request goes from a new event socket, which
+    /// is then connected to the daemon's sender named in the answer; a new
+    /// subscription replaces the previous one (whose event socket is
+    /// closed). Errors: [`ClientError::Refused`] when the daemon says no
+    /// (too many watchers), [`ClientError::Protocol`] when the answer has
+    /// no usable [`SUBSCRIPTION_KIND`] record, and those of
+    /// [`Client::call`].
+    pub fn subscribe(&mut self, events: u32, tunnel: Option<Selector>, timeout: Duration) -> Result<Subscription, ClientError> {
+        self.subscription = None;
+        self.pending.clear();
+        let ev = Client::autobound()?;
+        let id = self.take_id();
+        let reply = request_from(&ev, &self.path, id, Request::Subscribe { events, tunnel }, timeout, &mut self.pending)?;
+        match reply {
+            Reply::Records { records, .. } => {
+                let sub = records.iter().find_map(Subscription::from_record).ok_or(ClientError::Protocol(IpcError::BadField("subscription record", 0)))?;
+                let sender = UnixAddr::new_abstract(&sub.events_address).map_err(io::Error::from)?;
+                sock::connect(ev.as_raw_fd(), &sender).map_err(io::Error::from)?;
+                self.subscription = Some((id, ev));
+                Ok(sub)
             }
-            (_, Reply::Error { code, message }) => Err(ClientError::Refused { code, message }),
+            Reply::Error { code, message } => {
+                self.pending.clear();
+                Err(ClientError::Refused { code, message })
+            }
             _ => Err(ClientError::Protocol(IpcError::UnknownType(0))),
         }
     }
 
-    /// Ends the subscription and forgets events not yet read. Errors:
-    /// [`ClientError::Refused`] when the daemon knew no subscription, and
-    /// those of [`Client::call`].
+    /// Ends the subscription, closes its event socket and forgets events
+    /// not yet read. Errors: [`ClientError::Refused`] when there was no
+    /// subscription or the daemon knew none, and those of [`Client::call`].
     pub fn unsubscribe(&mut self, timeout: Duration) -> Result<(), ClientError> {
-        self.subscription = None;
         self.pending.clear();
-        match self.call(Request::Unsubscribe, timeout)? {
+        let Some((_, ev)) = self.subscription.take() else {
+            return Err(ClientError::Refused { code: ErrorCode::NotFound, message: "not subscribed".into() });
+        };
+        // The daemon knows the subscription by the event socket's address;
+        // its answer can only reach that socket once it is no longer
+        // connected to the daemon's sender.
+        disconnect(&ev)?;
+        let id = self.take_id();
+        let mut ignored = VecDeque::new();
+        match request_from(&ev, &self.path, id, Request::Unsubscribe, timeout, &mut ignored)? {
             Reply::Done => Ok(()),
             Reply::Error { code, message } => Err(ClientError::Refused { code, message }),
             _ => Err(ClientError::Protocol(IpcError::UnknownType(0))),
@@ -1240,12 +1300,16 @@ impl Client {
 
     /// The next event of the subscription, as `(seq, record)`, waiting up
     /// to `timeout`; `Ok(None)` when none came (or a signal interrupted the
-    /// wait). Other messages are skipped. Errors: a socket error, or a
-    /// datagram from the daemon that does not decode.
+    /// wait). Other messages are skipped. Errors: not subscribed
+    /// (`NotConnected`), a socket error, or a datagram that does not
+    /// decode.
     pub fn next_event(&mut self, timeout: Duration) -> Result<Option<(u64, Record)>, ClientError> {
         if let Some(ev) = self.pending.pop_front() {
             return Ok(Some(ev));
         }
+        let Some((sub_id, sock)) = &self.subscription else {
+            return Err(ClientError::Io(io::Error::new(io::ErrorKind::NotConnected, "not subscribed")));
+        };
         let deadline = Instant::now() + timeout;
         let mut buf = vec![0u8; MAX_DATAGRAM];
         loop {
@@ -1253,8 +1317,8 @@ impl Client {
             if left.is_zero() {
                 return Ok(None);
             }
-            match self.recv_message(&mut buf, left)? {
-                Incoming::Message(Message { request_id, body: Body::Reply(Reply::Event { seq, record }) }) if self.subscription == Some(request_id) => {
+            match recv_datagram(sock, None, &mut buf, left)? {
+                Incoming::Message(Message { request_id, body: Body::Reply(Reply::Event { seq, record }) }) if request_id == *sub_id => {
                     return Ok(Some((seq, record)))
                 }
                 Incoming::Nothing => return Ok(None),
@@ -1262,6 +1326,89 @@ impl Client {
             }
         }
     }
+
+    /// Whether the daemon's sender of the subscription still exists: false
+    /// once it is closed (the daemon exited or restarted, or dropped the
+    /// subscription), and when not subscribed. Probes it with an empty
+    /// datagram, which a live sender refuses (`EPIPE`: the daemon shut its
+    /// reading side) and a closed one answers with `ECONNREFUSED` (then
+    /// `ENOTCONN`). Events already queued stay readable. Errors: other
+    /// socket errors.
+    pub fn subscription_alive(&self) -> Result<bool, ClientError> {
+        let Some((_, sock)) = &self.subscription else { return Ok(false) };
+        match sock::send(sock.as_raw_fd(), &[], MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL) {
+            Ok(_) | Err(nix::errno::Errno::EPIPE | nix::errno::Errno::EAGAIN) => Ok(true),
+            Err(nix::errno::Errno::ECONNREFUSED | nix::errno::Errno::ENOTCONN | nix::errno::Errno::ECONNRESET) => Ok(false),
+            Err(e) => Err(ClientError::Io(e.into())),
+        }
+    }
+}
+
+/// Sends `req` with id `id` from `sock` to the daemon at `path` and waits
+/// up to `timeout` for its one-datagram reply on `sock`; events of a
+/// subscription with this same id read meanwhile go to `pending` (at most
+/// [`MAX_PENDING_EVENTS`]).
+fn request_from(
+    sock: &UnixDatagram,
+    path: &Path,
+    id: u32,
+    req: Request,
+    timeout: Duration,
+    pending: &mut VecDeque<(u64, Record)>,
+) -> Result<Reply, ClientError> {
+    let bytes = Message { request_id: id, body: Body::Request(req) }.encode().map_err(ClientError::Protocol)?;
+    sock.send_to(&bytes, path)?;
+    let deadline = Instant::now() + timeout;
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ClientError::Timeout);
+        }
+        match recv_datagram(sock, None, &mut buf, left)? {
+            Incoming::Message(Message { request_id, body: Body::Reply(Reply::Event { seq, record }) }) if request_id == id => {
+                if pending.len() < MAX_PENDING_EVENTS {
+                    pending.push_back((seq, record));
+                }
+            }
+            Incoming::Message(Message { request_id, body: Body::Reply(reply) }) if request_id == id => return Ok(reply),
+            Incoming::Message(_) | Incoming::Nothing | Incoming::Foreign => continue,
+        }
+    }
+}
+
+/// Reads one datagram from `sock`, waiting up to `timeout` (non-zero);
+/// with `dest`, datagrams from any other address are [`Incoming::Foreign`].
+fn recv_datagram(sock: &UnixDatagram, dest: Option<&Path>, buf: &mut [u8], timeout: Duration) -> Result<Incoming, ClientError> {
+    sock.set_read_timeout(Some(timeout))?;
+    let got = match dest {
+        Some(dest) => sock.recv_from(buf).map(|(n, from)| (n, from.as_pathname() == Some(dest))),
+        None => sock.recv(buf).map(|n| (n, true)),
+    };
+    let n = match got {
+        Ok((n, true)) => n,
+        Ok((_, false)) => return Ok(Incoming::Foreign),
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => return Ok(Incoming::Nothing),
+        Err(e) => return Err(e.into()),
+    };
+    Message::decode(buf.get(..n).unwrap_or_default()).map(Incoming::Message).map_err(ClientError::Protocol)
+}
+
+/// Dissolves a datagram socket's connection (`connect` with `AF_UNSPEC`),
+/// so it receives from anyone again.
+fn disconnect(sock: &UnixDatagram) -> io::Result<()> {
+    // SAFETY: a zeroed sockaddr is valid plain data; AF_UNSPEC asks the
+    // kernel to drop the peer, and the pointer and length describe `addr`,
+    // which lives for the duration of the call.
+    let rc = unsafe {
+        let mut addr: libc::sockaddr = std::mem::zeroed();
+        addr.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+        libc::connect(sock.as_raw_fd(), &addr, std::mem::size_of::<libc::sockaddr>() as libc::socklen_t)
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

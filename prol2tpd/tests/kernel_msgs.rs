@@ -528,6 +528,7 @@ fn info(pseudowire: Pseudowire, version: Version, call_type: CallType) -> Sessio
         profile: "default".into(),
         ppp_profile: "default".into(),
         eth_profile: "default".into(),
+        trace_flags: common::trace::TraceFlags::NONE,
     }
 }
 

@@ -5,6 +5,10 @@
 //! the two TAP interfaces both ways. Over IP, a forged packet with a wrong
 //! cookie is injected too and must be counted and dropped.
 //!
+//! A `prol2tpwatch -j` on the LNS checks that the session's SESSION UP
+//! event names the TAP device the plane made, and comes right after the
+//! session is up (not after the events' ten-second wait for an interface).
+//!
 //! The session counters are read twice: live through `prol2tp show session`
 //! (text, and `-j`), before and after the pings, and from the `dataplane
 //! session down` line each daemon logs when its session ends (at SIGTERM).
@@ -135,6 +139,22 @@ fn forge_wrong_cookie(ns: &Netns, lns: &Prol2tpd<'_>) {
     ns.exec_ok(&["python3", "-c", script, sid]);
 }
 
+/// `prol2tpwatch -j -n 1 -e session-up` in `ns` against `d`, its stdout
+/// in `<dir>/<name>.out`; returns once `d` counts it as a watcher.
+fn watch_session_up(ns: &Netns, d: &Prol2tpd<'_>, dir: &TempDir, name: &str) -> (std::process::Child, std::path::PathBuf) {
+    let out = dir.join(&format!("{name}.out"));
+    let env = format!("PROL2TP_CONTROL={}", d.ctl.display());
+    let child = std::process::Command::new("ip")
+        .args(["netns", "exec", ns.name(), "env", &env, env!("CARGO_BIN_EXE_prol2tpwatch"), "-j", "-n", "1", "-e", "session-up"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .spawn()
+        .unwrap();
+    let subscribed = wait_until(Duration::from_secs(10), || json_num(&d.cli_stdout("-j show system"), "watchers") == Some(1));
+    assert!(subscribed, "watcher did not subscribe: {}", d.cli_stdout("show system"));
+    (child, out)
+}
+
 fn ping(ns: &Netns, to: &str) -> bool {
     ns.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "3", to]).status.success()
 }
@@ -148,10 +168,22 @@ fn run(pw: &Pw, check: impl FnOnce(&Prol2tpd<'_>, &Prol2tpd<'_>, bool, bool)) {
     let dir = TempDir::new(pw.tag);
     let (lns_conf, lac_conf) = configs(pw);
     let mut lns = Prol2tpd::start(&lns_ns, &dir, "lns", &lns_conf);
+    let (mut watcher, watched) = watch_session_up(&lns_ns, &lns, &dir, "lns-watch");
     let mut lac = Prol2tpd::start(&lac_ns, &dir, "lac", &lac_conf);
     assert!(lns.log().contains("dataplane requested=userspace using=userspace"), "{}", lns.log());
 
     let lns_if = interface_of(&lns);
+    // The SESSION UP record carries the TAP device's name, at once.
+    let mut line = String::new();
+    let seen = wait_until(Duration::from_secs(2), || {
+        line = std::fs::read_to_string(&watched).unwrap_or_default();
+        line.ends_with('\n')
+    });
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    assert!(seen, "no SESSION UP within 2 s of the session: {line:?}\n{}", lns.log());
+    assert!(line.starts_with("{\"event\":\"SESSION UP\",\"seq\":"), "{line}");
+    assert!(line.contains(&format!("\"interface_name\":\"{lns_if}\"")) && line.contains("\"session_type\":\"ETH\""), "{line}");
     let lac_if = interface_of(&lac);
     assert_eq!(lns_if, "l2tpeth0", "default name on the LNS");
     assert_eq!(lac_if, "pw0", "interface_name on the LAC");

@@ -5,16 +5,18 @@
 //! the LAC's config gains a tunnel and a session (`prol2tp reload`), which
 //! come up and are deleted with `prol2tp delete session` / `delete tunnel`.
 //! Every watcher's stdout is checked line by line against the ids that
-//! `prol2tp -j show` reports. Further tests: watchers that are killed or
-//! stopped while hundreds of events happen, and the exit status without a
-//! daemon.
+//! `prol2tp -j show` reports. Further tests: a watcher that keeps reading
+//! loses nothing while 150 sessions come up, while others are killed or
+//! stopped (the stopped one loses events only once its own sender is
+//! full); a watcher follows a daemon restarted at the same control socket;
+//! and the exit status without a daemon.
 
 mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -244,11 +246,39 @@ fn full_life_seen_in_order_by_every_watcher() {
     // Hook scripts are on by default: the runner was started.
     assert!(json_num(&sys, "scriptd_pid").is_some_and(|p| p > 1), "{sys}");
 
-    // The daemon goes away: the watcher notices and exits 3.
+    // The daemon goes away: the watcher notices, waits some 6 s for it to
+    // come back, and exits 3.
+    let t0 = Instant::now();
     lac.terminate();
     let st = stamped.wait_exit(WAIT).expect("watcher did not notice the daemon's exit");
     assert_eq!(st.code(), Some(3), "{}", stamped.stderr());
     assert!(stamped.stderr().contains("gone away"), "{}", stamped.stderr());
+    assert!(t0.elapsed() >= Duration::from_secs(5), "gave up after {:?}", t0.elapsed());
+}
+
+/// The `seq` and `event` of each JSON line, in order.
+fn seqs_and_kinds(lines: &[String]) -> Vec<(u64, String)> {
+    lines
+        .iter()
+        .map(|l| {
+            let seq = json_num(l, "seq").unwrap_or_else(|| panic!("no seq in {l}"));
+            let kind = l.strip_prefix("{\"event\":\"").and_then(|r| r.split('"').next()).unwrap_or_else(|| panic!("no event in {l}"));
+            (seq, kind.to_string())
+        })
+        .collect()
+}
+
+/// Asserts that `w` printed the JSON lines with seq 1..=n, in order, and
+/// reported no loss; returns how many of each kind there were.
+fn check_lossless(w: &Watcher, n: usize) -> std::collections::BTreeMap<String, usize> {
+    let got = seqs_and_kinds(&w.wait_lines(n));
+    assert_eq!(got.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (1..=n as u64).collect::<Vec<_>>(), "stderr: {}", w.stderr());
+    assert!(!w.stderr().contains("lost"), "{}", w.stderr());
+    let mut kinds = std::collections::BTreeMap::new();
+    for (_, k) in got {
+        *kinds.entry(k).or_insert(0) += 1;
+    }
+    kinds
 }
 
 #[test]
@@ -263,13 +293,13 @@ fn killed_and_stopped_watchers_do_not_disturb_the_daemon() {
     let killed = Watcher::start(&lac_ns, &lac.ctl, &dir, "killed", "");
     let stopped = Watcher::start(&lac_ns, &lac.ctl, &dir, "stopped", "");
     let healthy = Watcher::start(&lac_ns, &lac.ctl, &dir, "healthy", "-e session-down");
-    wait_watchers(&lac, 3);
+    let keeper = Watcher::start(&lac_ns, &lac.ctl, &dir, "keeper", "-j");
+    wait_watchers(&lac, 4);
     stopped.signal(Signal::SIGSTOP);
 
-    // Enough events to overflow a stopped watcher's queue
-    // (net.unix.max_dgram_qlen datagrams) several times.
-    let qlen: usize = fs::read_to_string("/proc/sys/net/unix/max_dgram_qlen").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(10);
-    let sessions = (qlen + 100).max(150);
+    // 150 sessions come up in a burst: far more events than
+    // net.unix.max_dgram_qlen (10 here) datagrams at once.
+    let sessions = 150;
     lac.write_conf(&lac_with("t2", sessions));
     lac.cli_ok("reload");
     killed.wait_lines(1);
@@ -277,20 +307,85 @@ fn killed_and_stopped_watchers_do_not_disturb_the_daemon() {
 
     let all_up = wait_until(Duration::from_secs(60), || lac.cli_stdout("-j show sessions t2").matches("\"state\":\"established\"").count() == sessions);
     assert!(all_up, "sessions did not all come up:\n{}", lac.cli_stdout("show sessions"));
+    // The watcher that keeps reading got every event, without a gap.
+    let kinds = check_lossless(&keeper, 2 + 2 * sessions);
+    let want: std::collections::BTreeMap<String, usize> =
+        [("SESSION CREATED", sessions), ("SESSION UP", sessions), ("TUNNEL CREATED", 1), ("TUNNEL UP", 1)].iter().map(|(k, n)| (k.to_string(), *n)).collect();
+    assert_eq!(kinds, want);
     let sys = lac.cli_ok("-j show system");
-    assert_eq!(json_num(&sys, "watchers"), Some(2), "{sys}");
+    assert_eq!(json_num(&sys, "watchers"), Some(3), "{sys}");
     assert_eq!(json_num(&sys, "watchers_removed"), Some(1), "{sys}");
-    let dropped = json_num(&sys, "events_dropped").unwrap_or(0);
-    assert!(dropped >= (2 * sessions - qlen) as u64 - 2, "{sys}");
+    // The stopped watcher's own sender holds all of them so far.
+    assert_eq!(json_num(&sys, "events_dropped"), Some(0), "{sys}");
 
-    // The stopped watcher resumes: it prints what its queue held, and the
+    // Tunnels of 150 sessions come and go until the stopped watcher's
+    // sender is full and its events are dropped; the others still get
+    // everything.
+    let mut round = 2;
+    let mut expected = 2 + 2 * sessions;
+    while json_num(&lac.cli_stdout("-j show system"), "events_dropped") == Some(0) {
+        assert!(round < 12, "nothing dropped for the stopped watcher: {}", lac.cli_stdout("show system"));
+        lac.cli_ok(&format!("delete tunnel t{round}"));
+        assert!(wait_until(WAIT, || lac.cli(&format!("show tunnel t{round}")).code != 0), "tunnel t{round} not deleted");
+        round += 1;
+        lac.write_conf(&lac_with(&format!("t{round}"), sessions));
+        lac.cli_ok("reload");
+        let up = wait_until(Duration::from_secs(60), || {
+            lac.cli_stdout(&format!("-j show sessions t{round}")).matches("\"state\":\"established\"").count() == sessions
+        });
+        assert!(up, "round {round}: sessions did not all come up:\n{}", lac.cli_stdout("show sessions"));
+        expected += 4 + 4 * sessions;
+    }
+    let kinds = check_lossless(&keeper, expected);
+    assert_eq!(kinds.get("SESSION DOWN"), Some(&((round - 2) * sessions)), "{kinds:?}");
+    let downs = healthy.wait_lines((round - 2) * sessions).len();
+    assert!(healthy.stderr().is_empty(), "{}", healthy.stderr());
+
+    // The stopped watcher resumes: it prints what its sender held, and the
     // next event shows the gap.
     stopped.signal(Signal::SIGCONT);
-    lac.cli_ok("delete session t2 s1");
-    let down = healthy.wait_lines(1);
-    assert!(down[0].starts_with("SESSION DOWN: handle="), "{down:?}");
+    lac.cli_ok(&format!("delete session t{round} s1"));
+    let down = healthy.wait_lines(downs + 1);
+    assert!(down[downs].starts_with("SESSION DOWN: handle="), "{down:?}");
     let lost = wait_until(WAIT, || stopped.stderr().contains(" events lost"));
-    assert!(lost, "no loss reported: {} / {:?}", stopped.stderr(), stopped.lines());
-    assert!(stopped.lines().iter().any(|l| l.starts_with("SESSION DOWN:")), "{:?}", stopped.lines());
-    assert!(healthy.stderr().is_empty(), "{}", healthy.stderr());
+    assert!(lost, "no loss reported: {} / {:?}", stopped.stderr(), stopped.lines().len());
+    let last_down = &down[downs];
+    assert!(wait_until(WAIT, || stopped.lines().contains(last_down)), "{last_down} not in {:?}", stopped.lines().last());
+    assert!(stopped.lines().len() < expected, "{}", stopped.lines().len());
+}
+
+#[test]
+fn watcher_follows_a_restarted_daemon() {
+    if !require_root_and_netns() {
+        return;
+    }
+    let (lns_ns, lac_ns, _veth) = two_netns("wrlns", "wrlac", &["192.0.2.1/24"], &["192.0.2.2/24"]);
+    let dir = TempDir::new("watch-restart");
+    let _lns = Prol2tpd::start(&lns_ns, &dir, "lns", &lns_conf());
+    let mut lac = Prol2tpd::start(&lac_ns, &dir, "lac", &lac_idle());
+    let w = Watcher::start(&lac_ns, &lac.ctl, &dir, "w", "-e tunnel");
+    wait_watchers(&lac, 1);
+    lac.write_conf(&lac_with("t1", 0));
+    lac.cli_ok("reload");
+    let first = w.wait_lines(2);
+    assert!(first[0].starts_with("TUNNEL CREATED: handle=1 ") && first[0].contains("name='t1'"), "{first:?}");
+
+    // Stopped, and started again at the same control socket: the watcher
+    // prints what the old daemon still sent (its TUNNEL DOWN), notices,
+    // and subscribes to the new one.
+    lac.terminate();
+    let lac2 = Prol2tpd::spawn_with_ctl(&lac_ns, &dir, "lac2", &lac_idle(), lac.ctl.clone());
+    assert!(lac2.child.wait_log("start version=", WAIT), "{}", lac2.log());
+    let restarted = wait_until(WAIT, || w.stderr().contains("prol2tpd restarted; 0 events may be lost"));
+    assert!(restarted, "stderr: {:?}, out: {:?}", w.stderr(), w.lines());
+    let old = w.lines();
+    assert!(old.last().is_some_and(|l| l.starts_with("TUNNEL DOWN: handle=1 ")), "{old:?}");
+    wait_watchers(&lac2, 1);
+
+    lac2.write_conf(&lac_with("t9", 0));
+    lac2.cli_ok("reload");
+    let lines = w.wait_lines(old.len() + 1);
+    let new = &lines[old.len()];
+    assert!(new.starts_with("TUNNEL CREATED: handle=1 ") && new.contains("name='t9'"), "{lines:?}");
+    assert_eq!(w.stderr(), "prol2tpwatch: prol2tpd restarted; 0 events may be lost\n");
 }

@@ -2,22 +2,32 @@
 //! happen, one line each (see `prol2tpwatch(1)`).
 //!
 //! It subscribes on the daemon's control socket (`$PROL2TP_CONTROL` or
-//! [`control::DEFAULT_CONTROL`], like `prol2tp`) with an unconnected socket
-//! ([`Client::unconnected`]), so a watcher that falls behind only loses its
-//! own events. Lines are `KIND: key=value ...` with the watcher fields of
-//! the kind ([`EVENT_KINDS`]), strings in single quotes; `-j` prints every
+//! [`control::DEFAULT_CONTROL`], like `prol2tp`) with [`Client::subscribe`]:
+//! events come on an event socket of their own, connected to a sender the
+//! daemon made for this watcher, so none is lost while the watcher keeps
+//! reading, and one that falls behind only loses its own (counted by the
+//! daemon). Lines are `KIND: key=value ...` with the watcher fields of the
+//! kind ([`EVENT_KINDS`]), strings in single quotes; `-j` prints every
 //! field as one JSON object. A gap in the sequence numbers is reported on
-//! stderr. Every two seconds a `show system` request checks that the daemon
-//! is still there. Exit status: 0 after `-n COUNT` events or on
-//! SIGINT/SIGTERM (after unsubscribing), 1 the daemon refused the
-//! subscription, 2 usage error, 3 the daemon is not running or went away.
+//! stderr.
+//!
+//! Whenever no event is waiting it checks that its sender still exists
+//! ([`Client::subscription_alive`]), and every two seconds that the daemon
+//! answers `show system`. When either fails (the daemon exited or
+//! restarted) it prints what was still queued, subscribes again (retrying
+//! for up to six seconds) and says `prol2tpd restarted; N events may be
+//! lost` (N: what the new daemon published before the new subscription).
+//! Exit status: 0 after `-n COUNT` events or on SIGINT/SIGTERM (after
+//! unsubscribing), 1 the daemon refused the subscription, 2 usage error, 3
+//! the daemon is not running, or stayed unreachable after it went away.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::ipc::{json_string, Client, ClientError, Record, Request, Selector, Value};
+use common::ipc::{json_string, Client, ClientError, Record, Request, Selector, Subscription, Value};
 use prol2tp::daemon::control;
 use prol2tp::daemon::events::{event_kind, EVENT_KINDS};
 
@@ -30,9 +40,14 @@ EVENTS: comma-separated tunnel-created, tunnel-up, tunnel-down, tunnel-deleted,
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the daemon's liveness is checked.
 const PING_INTERVAL: Duration = Duration::from_secs(2);
-/// Unanswered liveness checks in a row after which the daemon is gone
-/// (a reply can be lost when this watcher's queue is full of events).
+/// Unanswered liveness checks in a row after which the daemon is taken
+/// for gone (it may be busy).
 const PING_MISSES: u32 = 3;
+/// How long the daemon may stay unreachable after it went away before the
+/// watcher gives up (exit status 3).
+const GONE_AFTER: Duration = Duration::from_secs(6);
+/// Pause between two attempts to subscribe again.
+const RETRY_INTERVAL: Duration = Duration::from_millis(250);
 /// Longest wait for one event, so signals and pings are handled promptly.
 const EVENT_WAIT: Duration = Duration::from_millis(250);
 
@@ -149,30 +164,46 @@ fn main() -> ExitCode {
         }
     };
     let path = control::control_path();
-    let not_running = |e: &dyn std::fmt::Display| {
-        eprintln!("prol2tpwatch: prol2tpd is not running or not reachable at {}: {e}", path.display());
-        ExitCode::from(3)
-    };
-    let mut client = match Client::unconnected(&path) {
-        Ok(c) => c,
-        Err(e) => return not_running(&e),
-    };
     sys::on_stop_signals();
-    match client.subscribe(inv.events, inv.tunnel.clone(), REPLY_TIMEOUT) {
-        Ok(()) => {}
-        Err(ClientError::Refused { message, .. }) => {
+    let client = match subscribe(&path, &inv) {
+        Ok((c, _)) => c,
+        Err(Fail::Refused(message)) => {
             eprintln!("prol2tpwatch: {message}");
             return ExitCode::FAILURE;
         }
-        Err(e) => return not_running(&e),
+        Err(Fail::Unreachable(e)) => {
+            eprintln!("prol2tpwatch: prol2tpd is not running or not reachable at {}: {e}", path.display());
+            return ExitCode::from(3);
+        }
+    };
+    match watch(&path, client, &inv) {
+        (Exit::Done, client) => {
+            if let Some(mut c) = client {
+                let _ = c.unsubscribe(REPLY_TIMEOUT);
+            }
+            ExitCode::SUCCESS
+        }
+        (Exit::Refused, _) => ExitCode::FAILURE,
+        (Exit::Gone, _) => ExitCode::from(3),
     }
-    let code = watch(&mut client, &inv);
-    if code != Exit::Gone {
-        let _ = client.unsubscribe(REPLY_TIMEOUT);
-    }
-    match code {
-        Exit::Done => ExitCode::SUCCESS,
-        Exit::Gone => ExitCode::from(3),
+}
+
+/// Why a subscription could not be made.
+#[derive(Debug)]
+enum Fail {
+    /// The daemon said no (too many watchers).
+    Refused(String),
+    /// No daemon answered.
+    Unreachable(String),
+}
+
+/// A client of the daemon at `path` subscribed as `inv` asks.
+fn subscribe(path: &Path, inv: &Invocation) -> Result<(Client, Subscription), Fail> {
+    let mut c = Client::connect(path).map_err(|e| Fail::Unreachable(e.to_string()))?;
+    match c.subscribe(inv.events, inv.tunnel.clone(), REPLY_TIMEOUT) {
+        Ok(sub) => Ok((c, sub)),
+        Err(ClientError::Refused { message, .. }) => Err(Fail::Refused(message)),
+        Err(e) => Err(Fail::Unreachable(e.to_string())),
     }
 }
 
@@ -181,57 +212,124 @@ fn main() -> ExitCode {
 enum Exit {
     /// Count reached, signal, or stdout closed.
     Done,
-    /// The daemon went away (already reported).
+    /// The daemon went away for good (already reported).
     Gone,
+    /// A restarted daemon refused the subscription (already reported).
+    Refused,
+}
+
+/// Prints events and reports gaps in their sequence numbers.
+struct Printer<'a> {
+    inv: &'a Invocation,
+    out: std::io::StdoutLock<'static>,
+    /// Sequence number of the last event of the current subscription.
+    last_seq: u64,
+    printed: u64,
+}
+
+impl Printer<'_> {
+    /// Prints one event; true when watching should end (count reached,
+    /// stdout closed).
+    fn print(&mut self, seq: u64, record: &Record) -> bool {
+        if seq > self.last_seq.saturating_add(1) {
+            eprintln!("prol2tpwatch: {} events lost", seq - self.last_seq - 1);
+        }
+        self.last_seq = seq;
+        let mut line = if self.inv.json { render_json(seq, record) } else { render_line(record) };
+        if self.inv.timestamps {
+            line = format!("{} {line}", sys::local_timestamp());
+        }
+        if writeln!(self.out, "{line}").and_then(|()| self.out.flush()).is_err() {
+            return true;
+        }
+        self.printed = self.printed.saturating_add(1);
+        self.inv.count.is_some_and(|n| self.printed >= n)
+    }
 }
 
 /// Prints events until the count is reached, a signal comes or the daemon
-/// goes away.
-fn watch(client: &mut Client, inv: &Invocation) -> Exit {
-    let mut last_seq = 0u64;
-    let mut printed = 0u64;
+/// goes away for good; re-subscribes when it restarts. Returns how it
+/// ended, with the client when it is still subscribed.
+fn watch(path: &Path, mut client: Client, inv: &Invocation) -> (Exit, Option<Client>) {
+    let mut p = Printer { inv, out: std::io::stdout().lock(), last_seq: 0, printed: 0 };
     let mut next_ping = Instant::now() + PING_INTERVAL;
     let mut misses = 0u32;
-    let mut out = std::io::stdout().lock();
     loop {
         if STOP.load(Ordering::Relaxed) {
-            return Exit::Done;
+            return (Exit::Done, Some(client));
         }
-        match client.next_event(EVENT_WAIT) {
+        let mut lost = match client.next_event(EVENT_WAIT) {
             Ok(Some((seq, record))) => {
-                if seq > last_seq.saturating_add(1) {
-                    eprintln!("prol2tpwatch: {} events lost", seq - last_seq - 1);
+                if p.print(seq, &record) {
+                    return (Exit::Done, Some(client));
                 }
-                last_seq = seq;
-                let mut line = if inv.json { render_json(seq, &record) } else { render_line(&record) };
-                if inv.timestamps {
-                    line = format!("{} {line}", sys::local_timestamp());
-                }
-                if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-                    return Exit::Done;
-                }
-                printed = printed.saturating_add(1);
-                if inv.count.is_some_and(|n| printed >= n) {
-                    return Exit::Done;
-                }
+                false
             }
-            Ok(None) => {}
-            Err(ClientError::Protocol(e)) => eprintln!("prol2tpwatch: skipped a message: {e}"),
-            Err(e) => {
-                eprintln!("prol2tpwatch: prol2tpd has gone away: {e}");
-                return Exit::Gone;
+            // Idle: is the daemon's sender for this watcher still there?
+            Ok(None) => !client.subscription_alive().unwrap_or(false),
+            Err(ClientError::Protocol(e)) => {
+                eprintln!("prol2tpwatch: skipped a message: {e}");
+                false
+            }
+            Err(_) => true,
+        };
+        if !lost && Instant::now() >= next_ping {
+            next_ping = Instant::now() + PING_INTERVAL;
+            lost = match client.call(Request::ShowSystem, REPLY_TIMEOUT) {
+                Ok(_) => {
+                    misses = 0;
+                    !client.subscription_alive().unwrap_or(false)
+                }
+                Err(ClientError::Timeout) if misses + 1 < PING_MISSES => {
+                    misses += 1;
+                    false
+                }
+                Err(_) => true,
+            };
+        }
+        if !lost {
+            continue;
+        }
+        // What the old sender queued before it went is still readable.
+        while let Ok(Some((seq, record))) = client.next_event(Duration::from_millis(1)) {
+            if p.print(seq, &record) {
+                return (Exit::Done, None);
             }
         }
-        if Instant::now() >= next_ping {
-            next_ping = Instant::now() + PING_INTERVAL;
-            match client.call(Request::ShowSystem, REPLY_TIMEOUT) {
-                Ok(_) => misses = 0,
-                Err(ClientError::Timeout) if misses + 1 < PING_MISSES => misses += 1,
-                Err(e) => {
-                    eprintln!("prol2tpwatch: prol2tpd has gone away: {e}");
-                    return Exit::Gone;
-                }
+        match resubscribe(path, inv) {
+            Ok(Some((c, sub))) => {
+                eprintln!("prol2tpwatch: prol2tpd restarted; {} events may be lost", sub.events_before);
+                client = c;
+                p.last_seq = 0;
+                misses = 0;
+                next_ping = Instant::now() + PING_INTERVAL;
             }
+            Ok(None) => return (Exit::Done, None),
+            Err(Fail::Refused(message)) => {
+                eprintln!("prol2tpwatch: {message}");
+                return (Exit::Refused, None);
+            }
+            Err(Fail::Unreachable(e)) => {
+                eprintln!("prol2tpwatch: prol2tpd has gone away: {e}");
+                return (Exit::Gone, None);
+            }
+        }
+    }
+}
+
+/// Subscribes again, retrying every [`RETRY_INTERVAL`] while the daemon is
+/// unreachable, for at most [`GONE_AFTER`]. `Ok(None)`: a stop signal came.
+fn resubscribe(path: &Path, inv: &Invocation) -> Result<Option<(Client, Subscription)>, Fail> {
+    let deadline = Instant::now() + GONE_AFTER;
+    loop {
+        if STOP.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        match subscribe(path, inv) {
+            Ok(s) => return Ok(Some(s)),
+            Err(Fail::Unreachable(e)) if Instant::now() >= deadline => return Err(Fail::Unreachable(e)),
+            Err(Fail::Unreachable(_)) => std::thread::sleep(RETRY_INTERVAL),
+            Err(e) => return Err(e),
         }
     }
 }

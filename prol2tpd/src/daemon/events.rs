@@ -1,6 +1,6 @@
 //! Lifecycle events: numbered handles for tunnels and sessions, one event
 //! record per change, published to `prol2tpwatch` subscribers (through
-//! [`common::events::Publisher`] on the control socket) and to the
+//! [`common::events::Publisher`], one sending socket per watcher) and to the
 //! hook-script runner (`prol2tp-scriptd`, through `Hooks`).
 //!
 //! The records follow the shared contract of issue 4: `kind` is one of
@@ -13,9 +13,11 @@
 //! core's later events lack (the peer's tunnel id at TUNNEL DOWN, the
 //! session at SESSION DELETED) is kept per instance from CREATED / UP.
 //!
-//! SESSION UP of an Ethernet or VLAN session on the kernel data plane waits
-//! for the plane's `InterfaceUp` (so scripts get the interface name), at
-//! most [`INTERFACE_WAIT`]; an UP is never published after the DOWN.
+//! SESSION UP of an Ethernet or VLAN session on the kernel or userspace data
+//! plane waits for the interface (the kernel plane's `InterfaceUp`, the
+//! userspace plane's TAP device), so that watchers and scripts get its
+//! name, at most [`INTERFACE_WAIT`]; an UP is never published after the
+//! DOWN.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -24,6 +26,7 @@ use common::events::Publisher;
 use common::ipc::{ErrorCode, Peer, Record, Reply, Request};
 use common::log::{self, Level};
 
+use super::plane::Plane;
 use super::Daemon;
 use crate::proto::endpoint::{Event, SessionInfo, TunnelInfo};
 use crate::proto::header::Version;
@@ -90,8 +93,9 @@ struct TunnelEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Created,
-    /// Up in the core; SESSION UP waits for the interface until then.
-    AwaitingInterface(Instant),
+    /// Up in the core; SESSION UP waits for the interface (at most until
+    /// its deadline in `EventState::awaiting`).
+    AwaitingInterface,
     Up,
     Down,
 }
@@ -112,6 +116,9 @@ pub(super) struct EventState {
     next_handle: u64,
     tunnels: HashMap<u32, TunnelEntry>,
     sessions: HashMap<(u32, u32), SessionEntry>,
+    /// Sessions whose SESSION UP waits for the interface, with the time
+    /// it is published without.
+    awaiting: HashMap<(u32, u32), Instant>,
 }
 
 impl EventState {
@@ -127,13 +134,7 @@ impl EventState {
 
     /// The earliest deadline of a SESSION UP waiting for its interface.
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        self.sessions
-            .values()
-            .filter_map(|s| match s.phase {
-                Phase::AwaitingInterface(t) => Some(t),
-                _ => None,
-            })
-            .min()
+        self.awaiting.values().min().copied()
     }
 }
 
@@ -142,7 +143,7 @@ impl Daemon {
     pub(super) fn on_subscribe(&mut self, peer: &Peer, request_id: u32, req: Request) -> Reply {
         match req {
             Request::Subscribe { events, tunnel } => match self.events.publisher.subscribe(peer, request_id, events, tunnel) {
-                Ok(()) => Reply::Done,
+                Ok(sub) => Reply::Records { more: false, records: vec![sub.to_record()] },
                 Err(e) => Reply::Error { code: ErrorCode::Failed, message: e.to_string() },
             },
             Request::Unsubscribe => {
@@ -183,6 +184,7 @@ impl Daemon {
                 self.events.tunnels.remove(tunnel_id);
                 // Sessions the core did not report deleted do not outlive their tunnel.
                 self.events.sessions.retain(|(t, _), _| t != tunnel_id);
+                self.events.awaiting.retain(|(t, _), _| t != tunnel_id);
             }
             Event::VersionFallback { .. } => {}
             Event::SessionCreated(s) => {
@@ -201,6 +203,7 @@ impl Daemon {
                     e.info = info.clone();
                     e.phase = Phase::Down;
                 }
+                self.events.awaiting.remove(&key);
                 self.emit_session(SESSION_DOWN, key, |r, e| {
                     r.num("peer_tid", e.info.peer_tunnel_id).num("peer_sid", e.info.peer_session_id);
                     result_fields(r, result);
@@ -210,19 +213,22 @@ impl Daemon {
                 let key = (*tunnel_id, *session_id);
                 self.emit_session(SESSION_DELETED, key, |_, _| {});
                 self.events.sessions.remove(&key);
+                self.events.awaiting.remove(&key);
             }
         }
     }
 
     /// The core's SessionUp: publish now, or, for an Ethernet or VLAN
-    /// session on a plane that creates interfaces, when the interface is up.
+    /// session on a plane that creates interfaces (kernel, userspace), when
+    /// the interface is up.
     fn session_up(&mut self, now: Instant, s: &SessionInfo) {
         let key = (s.tunnel_id, s.session_id);
-        let waits = s.pseudowire != Pseudowire::Ppp && self.dataplane.get_ref().name() == "kernel";
+        let waits = s.pseudowire != Pseudowire::Ppp && matches!(self.dataplane.get_ref().name(), "kernel" | "userspace");
         let Some(e) = self.events.sessions.get_mut(&key) else { return };
         e.info = s.clone();
         if waits {
-            e.phase = Phase::AwaitingInterface(now + INTERFACE_WAIT);
+            e.phase = Phase::AwaitingInterface;
+            self.events.awaiting.insert(key, now + INTERFACE_WAIT);
         } else {
             self.publish_session_up(key);
         }
@@ -230,21 +236,32 @@ impl Daemon {
 
     /// The data plane reports the interface of a session (its
     /// `DataplaneEvent::InterfaceUp`): publish the SESSION UP waiting for it.
-    // Called from plane.rs' `DataplaneEvent::InterfaceUp` arm (to be wired by its owner).
-    #[allow(dead_code)]
     pub(super) fn events_interface_up(&mut self, tunnel_id: u32, session_id: u32, ifname: &str) {
         let key = (tunnel_id, session_id);
         let Some(e) = self.events.sessions.get_mut(&key) else { return };
         e.interface_name = ifname.to_string();
-        if matches!(e.phase, Phase::AwaitingInterface(_)) {
+        if e.phase == Phase::AwaitingInterface {
             self.publish_session_up(key);
         }
     }
 
-    /// Publishes the SESSION UPs whose interface did not come in time.
+    /// Publishes the SESSION UPs whose interface is known now, and those
+    /// whose interface did not come in time. The userspace plane opens its
+    /// TAP device while the daemon hands it the session (after the event
+    /// that started the wait) and reports no `InterfaceUp`: its name is
+    /// read from the plane here.
     pub(super) fn events_due(&mut self, now: Instant) {
-        let due: Vec<(u32, u32)> =
-            self.events.sessions.iter().filter(|(_, e)| matches!(e.phase, Phase::AwaitingInterface(t) if t <= now)).map(|(k, _)| *k).collect();
+        if self.events.awaiting.is_empty() {
+            return;
+        }
+        if let Plane::Userspace(u) = &self.dataplane {
+            let known: Vec<((u32, u32), String)> =
+                self.events.awaiting.keys().filter_map(|&(t, s)| u.interface_name(t, s).map(|n| ((t, s), n.to_string()))).collect();
+            for ((t, s), ifname) in known {
+                self.events_interface_up(t, s, &ifname);
+            }
+        }
+        let due: Vec<(u32, u32)> = self.events.awaiting.iter().filter(|(_, t)| **t <= now).map(|(k, _)| *k).collect();
         for (t, s) in due {
             log::log(
                 Level::Warning,
@@ -255,6 +272,7 @@ impl Daemon {
     }
 
     fn publish_session_up(&mut self, key: (u32, u32)) {
+        self.events.awaiting.remove(&key);
         if let Some(e) = self.events.sessions.get_mut(&key) {
             if e.phase == Phase::Down {
                 return;
@@ -317,9 +335,7 @@ impl Daemon {
 
     /// Sends one record to the watchers and to the hook-script runner.
     fn emit(&mut self, bit: u32, record: &Record) {
-        if let Some(server) = self.control.as_ref() {
-            self.events.publisher.publish(server, bit, record);
-        }
+        self.events.publisher.publish(bit, record);
         if let Some(h) = self.hooks.as_mut() {
             h.send(record);
         }

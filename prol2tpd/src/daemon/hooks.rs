@@ -231,7 +231,6 @@ impl Hooks {
 
     /// The runner's process id (it may have exited already; see
     /// [`Hooks::child_exited`]).
-    #[allow(dead_code)] // for `show system`, once mod.rs reports it
     pub(super) fn pid(&self) -> i32 {
         self.pid
     }

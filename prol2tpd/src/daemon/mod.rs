@@ -37,6 +37,7 @@ use common::trace::TraceFlags;
 
 use crate::config::{Config, LoadOptions};
 use crate::proto::endpoint::{Endpoint, Event, Transmit};
+use crate::proto::header::Transport;
 use crate::proto::message::ResultCode;
 use crate::proto::result::stop_ccn;
 
@@ -461,12 +462,7 @@ impl Daemon {
     fn send(&self, tx: &Transmit) {
         let (bytes, to, transport) = (&tx.bytes, tx.to, tx.transport);
         let own = self.tunnel_sockets.get(tx.tunnel_id).filter(|s| s.transport == transport && s.local.is_ipv4() == to.is_ipv4());
-        // A listener: the one the tunnel's packets arrive on (its `from`),
-        // else the first of the family, so replies leave from the address
-        // the peer wrote to when several are listened on.
-        let candidates = || self.sockets.iter().filter(|s| s.transport == transport && s.local.is_ipv4() == to.is_ipv4());
-        let listener = tx.from.and_then(|from| candidates().find(|s| s.local.ip() == from.ip())).or_else(|| candidates().next());
-        let sock = own.or(listener);
+        let sock = own.or_else(|| listener_for(&self.sockets, transport, to, tx.from));
         match sock {
             Some(s) => {
                 if let Err(e) = s.send(bytes, to) {
@@ -575,6 +571,16 @@ impl Daemon {
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
     }
+}
+
+/// The listening socket to send from towards `to`: the one of the
+/// tunnel's local address `from` (the address its packets arrive on), else
+/// the first of the family and transport, so replies leave from the address
+/// the peer wrote to when several are listened on.
+fn listener_for(sockets: &[L2tpSocket], transport: Transport, to: SocketAddr, from: Option<SocketAddr>) -> Option<&L2tpSocket> {
+    let mut candidates = sockets.iter().filter(|s| s.transport == transport && s.local.is_ipv4() == to.is_ipv4());
+    let first = candidates.clone().next();
+    from.and_then(|from| candidates.find(|s| s.local.ip() == from.ip())).or(first)
 }
 
 /// Opens the UDP sockets and, for L2TPv3 over IP, the raw IP ones, or

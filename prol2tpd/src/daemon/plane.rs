@@ -304,7 +304,8 @@ impl Daemon {
                 DataplaneEvent::Failed { tunnel_id, session_id: Some(s), error } => self.fail_session(now, tunnel_id, s, error.to_string()),
                 DataplaneEvent::PppReady { tunnel_id, session_id } => self.start_ppp(now, tunnel_id, session_id),
                 DataplaneEvent::InterfaceUp { tunnel_id, session_id, ifname } => {
-                    log::log(Level::Info, format_args!("dataplane interface up tunnel_id={tunnel_id} session_id={session_id} interface={ifname}"))
+                    log::log(Level::Info, format_args!("dataplane interface up tunnel_id={tunnel_id} session_id={session_id} interface={ifname}"));
+                    self.events_interface_up(tunnel_id, session_id, &ifname);
                 }
                 DataplaneEvent::Stats { tunnel_id, session_id, result } => {
                     log::log(Level::Debug, format_args!("dataplane stats tunnel_id={tunnel_id} session_id={} result={result:?}", session_id.unwrap_or(0)))
@@ -350,15 +351,18 @@ impl Daemon {
         let Plane::Userspace(u) = &mut self.dataplane else { return };
         u.handle_readable(token);
         while let Some(tx) = u.poll_transmit() {
-            let sock = self.sockets.iter().find(|s| s.transport == tx.transport && s.local.is_ipv4() == tx.to.is_ipv4());
+            let local = self.ep.tunnel(tx.tunnel_id).and_then(|t| t.local);
+            let sock = super::listener_for(&self.sockets, tx.transport, tx.to, local);
             let error = match sock.map(|s| s.send(&tx.bytes, tx.to)) {
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => e.to_string(),
                 None => "no socket for this family/transport".to_string(),
             };
             u.count_send_error(tx.tunnel_id, tx.session_id);
+            let session_flags = self.ep.tunnel(tx.tunnel_id).and_then(|t| t.session(tx.session_id)).map(|s| s.trace_flags);
+            let flags = session_flags.unwrap_or(TraceFlags::NONE) | log::system_mask();
             log::trace(
-                log::system_mask(),
+                flags,
                 TraceFlags::DATA,
                 format_args!("drop data to={} tunnel_id={} session_id={} error=\"{error}\"", tx.to, tx.tunnel_id, tx.session_id),
             );

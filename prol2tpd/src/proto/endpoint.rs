@@ -132,6 +132,9 @@ pub struct SessionInfo {
     pub ppp_profile: String,
     /// Ethernet profile name.
     pub eth_profile: String,
+    /// The session's trace flags when the snapshot was taken (the data
+    /// plane traces its packets with them).
+    pub trace_flags: TraceFlags,
 }
 
 /// Lifecycle events, in the order they happened.

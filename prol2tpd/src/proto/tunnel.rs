@@ -1442,6 +1442,7 @@ impl Tunnel {
             profile: s.params.profile.clone(),
             ppp_profile: s.params.ppp_profile.clone(),
             eth_profile: s.params.eth_profile.clone(),
+            trace_flags: s.trace_flags,
         }
     }
 

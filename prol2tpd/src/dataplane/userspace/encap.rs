@@ -336,6 +336,7 @@ mod tests {
             profile: "default".into(),
             ppp_profile: "default".into(),
             eth_profile: "default".into(),
+            trace_flags: common::trace::TraceFlags::NONE,
         }
     }
 

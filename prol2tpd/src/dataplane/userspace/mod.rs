@@ -287,7 +287,7 @@ impl UserspaceDataplane {
             Err(e) => {
                 slot.encap.stats_mut().rx_errors += 1;
                 log::trace(
-                    log::system_mask(),
+                    slot.info.trace_flags | log::system_mask(),
                     TraceFlags::DATA,
                     format_args!("drop data tunnel_id={} session_id={} reason=\"device: {e}\"", slot.info.tunnel_id, slot.info.session_id),
                 );
@@ -520,6 +520,7 @@ mod tests {
             profile: "default".into(),
             ppp_profile: "default".into(),
             eth_profile: "default".into(),
+            trace_flags: common::trace::TraceFlags::NONE,
         }
     }
 
