@@ -3,6 +3,8 @@
 //! prol2tpd writes them; the scripts report what they saw through files.
 //! Every wait polls a condition against a deadline.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::ipc::{Body, Message, Record, Reply};
 use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use support::scripts::{intervals, max_overlap};
 
 const SCRIPTD: &str = env!("CARGO_BIN_EXE_prol2tp-scriptd");
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -286,37 +289,6 @@ fn per_instance_order_is_kept_when_events_outrun_scripts() {
     }
 }
 
-/// Parses `S|E <id> <ns>` lines into (start, end) intervals by id.
-fn intervals(text: &str) -> Vec<(u128, u128)> {
-    let mut starts = std::collections::HashMap::new();
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let [tag, id, ns] = f[..] else { panic!("bad line {line:?}") };
-        let ns: u128 = ns.parse().unwrap();
-        match tag {
-            "S" => assert!(starts.insert(id.to_string(), ns).is_none(), "{id} started twice"),
-            "E" => out.push((starts.remove(id).expect("end without start"), ns)),
-            _ => panic!("bad line {line:?}"),
-        }
-    }
-    assert!(starts.is_empty(), "unfinished: {starts:?}");
-    out
-}
-
-/// The most intervals open at one instant (an end at the same instant as
-/// a start counts as before it).
-fn max_overlap(iv: &[(u128, u128)]) -> usize {
-    let mut points: Vec<(u128, i32)> = iv.iter().flat_map(|&(s, e)| [(s, 1), (e, -1)]).collect();
-    points.sort_unstable();
-    let (mut cur, mut max) = (0i32, 0i32);
-    for (_, d) in points {
-        cur += d;
-        max = max.max(cur);
-    }
-    usize::try_from(max).unwrap()
-}
-
 #[test]
 fn limit_of_two_holds_for_a_burst_of_200() {
     let dir = TempDir::new("limit");
@@ -333,13 +305,6 @@ fn limit_of_two_holds_for_a_burst_of_200() {
     sd.close();
     assert!(sd.wait_exit(Duration::from_secs(10)).success());
     assert_eq!(sd.log().matches("script exit name=session-up").count(), 200);
-}
-
-#[test]
-fn max_overlap_counts_what_it_should() {
-    assert_eq!(max_overlap(&[(0, 10), (10, 20), (20, 30)]), 1);
-    assert_eq!(max_overlap(&[(0, 10), (5, 20), (6, 7)]), 3);
-    assert_eq!(max_overlap(&[]), 0);
 }
 
 #[test]

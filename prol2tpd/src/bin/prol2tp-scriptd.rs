@@ -289,7 +289,13 @@ fn run(opts: Options) -> io::Result<()> {
     let mut evloop = EventLoop::new()?;
     evloop.register(signals.as_fd(), KEY_SIGNALS, Interest::READABLE)?;
     evloop.register(input, KEY_INPUT, Interest::READABLE)?;
-    log_notice!("start version={} dir={} max_running={} timeout_s={}", env!("CARGO_PKG_VERSION"), opts.dir.display(), opts.max_running, opts.timeout.as_secs());
+    log_notice!(
+        "scriptd ready version={} dir={} max_running={} timeout_s={}",
+        env!("CARGO_PKG_VERSION"),
+        opts.dir.display(),
+        opts.max_running,
+        opts.timeout.as_secs()
+    );
     let runner = Runner::new(opts.max_running, MAX_QUEUED, opts.timeout);
     let mut sd = Scriptd { opts, runner, last_seq: 0, dropped: 0, input_closed: false };
     let mut buf = vec![0u8; RECV_BUF];

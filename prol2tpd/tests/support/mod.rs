@@ -32,6 +32,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 mod daemon;
+/// Hook-script directories and checks (tests of prol2tp-scriptd).
+pub mod scripts;
 
 // Not every test crate uses the prol2tpd harness (netns_smoke does not).
 #[allow(unused_imports)]
