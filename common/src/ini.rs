@@ -95,6 +95,14 @@ pub struct IniSection {
 }
 
 impl IniSection {
+    /// The header as written: `[kind "name"]` or `[kind]`.
+    pub fn header_text(&self) -> String {
+        match &self.name {
+            Some(n) => format!("[{} \"{}\"]", self.kind, n),
+            None => format!("[{}]", self.kind),
+        }
+    }
+
     /// The entry with key `key`, if present.
     pub fn get(&self, key: &str) -> Option<&IniEntry> {
         self.entries.iter().find(|e| e.key == key)
@@ -115,6 +123,32 @@ pub struct IniFile {
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 impl IniFile {
+    /// Checks the section headers of a daemon's file: every kind is one of
+    /// `kinds`; `unnamed` (e.g. `system`) takes no name and every other kind
+    /// needs one; no header occurs twice.
+    ///
+    /// # Errors
+    /// `file:line: …` naming the unknown kind, the missing or extra name, or
+    /// the duplicate header and the line of its first occurrence.
+    pub fn check_sections(&self, kinds: &[&str], unnamed: &str) -> Result<(), ConfigError> {
+        let path = self.path.as_path();
+        let mut seen: std::collections::BTreeMap<(&str, Option<&str>), usize> = std::collections::BTreeMap::new();
+        for s in &self.sections {
+            if !kinds.contains(&s.kind.as_str()) {
+                return Err(ConfigError::at(path, s.line, format!("unknown section kind `{}` (expected one of {})", s.kind, kinds.join(", "))));
+            }
+            match (s.kind == unnamed, &s.name) {
+                (true, Some(_)) => return Err(ConfigError::at(path, s.line, format!("[{unnamed}] takes no name"))),
+                (false, None) => return Err(ConfigError::at(path, s.line, format!("section needs a name: [{} \"NAME\"]", s.kind))),
+                _ => {}
+            }
+            if let Some(first) = seen.insert((s.kind.as_str(), s.name.as_deref()), s.line) {
+                return Err(ConfigError::at(path, s.line, format!("duplicate section {} (first at line {first})", s.header_text())));
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and parses `path`.
     ///
     /// # Errors

@@ -69,7 +69,7 @@ const KINDS: [&str; 8] = [SYSTEM, PEER_PROFILE, TUNNEL_PROFILE, SESSION_PROFILE,
 /// Builds the configuration from a parsed file.
 pub(super) fn build(ini: &IniFile, options: LoadOptions) -> Result<Config, ConfigError> {
     let path = ini.path.as_path();
-    check_sections(ini)?;
+    ini.check_sections(&KINDS, SYSTEM)?;
     let trace = if options.trace_all { TraceFlags::ALL } else { TraceFlags::NONE };
     let system = build_system(path, ini)?;
     let ppp = resolve_kind(path, ini, PPP_PROFILE, builtin_ppp(trace), |p, e| apply_ppp(path, p, e))?;
@@ -135,34 +135,6 @@ fn err_at(path: &Path, line: Option<usize>, message: impl Into<String>) -> Confi
 /// The line of the first of `keys` set in `lines`, else `fallback`.
 fn line_of(lines: &Lines, keys: &[&str], fallback: Option<usize>) -> Option<usize> {
     keys.iter().find_map(|k| lines.get(*k).copied()).or(fallback)
-}
-
-/// `[kind "name"]` as written in the file.
-fn header_text(s: &IniSection) -> String {
-    match &s.name {
-        Some(n) => format!("[{} \"{}\"]", s.kind, n),
-        None => format!("[{}]", s.kind),
-    }
-}
-
-/// Known kinds, names where needed, no duplicates.
-fn check_sections(ini: &IniFile) -> Result<(), ConfigError> {
-    let path = ini.path.as_path();
-    let mut seen: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
-    for s in &ini.sections {
-        if !KINDS.contains(&s.kind.as_str()) {
-            return Err(ConfigError::at(path, s.line, format!("unknown section kind `{}` (expected one of {})", s.kind, KINDS.join(", "))));
-        }
-        match (s.kind == SYSTEM, &s.name) {
-            (true, Some(_)) => return Err(ConfigError::at(path, s.line, "[system] takes no name")),
-            (false, None) => return Err(ConfigError::at(path, s.line, format!("section needs a name: [{} \"NAME\"]", s.kind))),
-            _ => {}
-        }
-        if let Some(first) = seen.insert((s.kind.as_str(), s.name.as_deref()), s.line) {
-            return Err(ConfigError::at(path, s.line, format!("duplicate section {} (first at line {first})", header_text(s))));
-        }
-    }
-    Ok(())
 }
 
 /// The error for a key a section does not take.
@@ -549,7 +521,7 @@ pub(super) fn tunnel_from_section(path: &Path, s: &IniSection, refs: &Refs<'_>) 
     }
     check_tunnel_params(path, &params, &lines, Some(s.line), refs)?;
     let Some(peer) = params.core.peer else {
-        return Err(ConfigError::at(path, s.line, format!("{} needs a `peer`", header_text(s))));
+        return Err(ConfigError::at(path, s.line, format!("{} needs a `peer`", s.header_text())));
     };
     let name = s.name.clone().unwrap_or_default();
     Ok((TunnelInstance { name, line: s.line, tunnel_profile: profile_name, peer, persist, params }, lines))
