@@ -2,12 +2,13 @@
 //! in one event loop; channels come from prol2tpd (L2TP PPP pseudowires)
 //! and proacd (PPPoE sessions).
 //!
-//! - [`proto`]: the PPP core — frames, the RFC 1661 option-negotiation
-//!   automaton, LCP, PAP, CHAP-MD5, MS-CHAPv2, IPCP, IPv6CP — with no I/O
-//!   and no clock.
-//! - [`secrets`]: pppd's `chap-secrets` / `pap-secrets` files.
-//! - [`pool`]: IPv4 address pools.
-//! - [`config`]: `propppd.conf`.
+//! - [`proto`] holds the PPP core with no I/O and no clock: frames, the
+//!   RFC 1661 option-negotiation automaton, LCP, PAP, CHAP-MD5,
+//!   MS-CHAPv2, IPCP, IPv6CP, and the link that runs one session through
+//!   its phases ([`proto::link`]).
+//! - [`secrets`] reads pppd's `chap-secrets` / `pap-secrets` files.
+//! - [`pool`] hands out IPv4 addresses from named pools.
+//! - [`config`] reads `propppd.conf`.
 #![warn(missing_docs)]
 
 pub mod config;

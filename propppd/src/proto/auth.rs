@@ -5,7 +5,7 @@
 //!   Authentication-Protocol option (RFC 1661 §6.2, RFC 1994 §3, RFC 2759
 //!   §2), with the option's encoding.
 //! - The control-packet layout `Code, Identifier, Length, Data` (RFC 1661
-//!   §5) as PAP and CHAP use it ([`parse_control`], [`encode_control`]).
+//!   §5) is [`crate::proto::frame::Packet`], shared with LCP and the NCPs.
 //! - The seam between the protocol machines and whoever knows the secrets:
 //!   an authenticator machine hands an [`AuthRequest`] (method, peer name,
 //!   proof) to an [`AuthBackend`], which answers [`Answer::Now`] with a
@@ -19,6 +19,7 @@
 //! return packets (the PPP Information field, to send under the PPP protocol
 //! given with it) and events; they never read a clock.
 
+use crate::proto::frame::{FrameError, Packet};
 use crate::proto::mschap;
 use md5::{Digest, Md5};
 use std::collections::HashMap;
@@ -77,40 +78,23 @@ impl fmt::Display for AuthPacketError {
 
 impl std::error::Error for AuthPacketError {}
 
-/// A PAP or CHAP packet split into its header fields (RFC 1661 §5): the
-/// octets beyond Length are padding and are dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ControlPacket<'a> {
-    /// Code.
-    pub code: u8,
-    /// Identifier.
-    pub identifier: u8,
-    /// Data: Length − 4 octets.
-    pub data: &'a [u8],
+/// Parses the Code/Identifier/Length layer of a PAP or CHAP packet with
+/// [`Packet::parse`] (RFC 1661 §5; octets beyond Length are padding).
+/// Errors: [`AuthPacketError::Truncated`] under 4 octets,
+/// [`AuthPacketError::BadLength`] for a Length below 4 or beyond the input.
+pub(crate) fn parse_packet(bytes: &[u8]) -> Result<Packet, AuthPacketError> {
+    Packet::parse(bytes).map_err(|e| match e {
+        FrameError::BadLength { length, available } => AuthPacketError::BadLength { length, available },
+        _ => AuthPacketError::Truncated(bytes.len()),
+    })
 }
 
-/// Split `bytes` (the PPP Information field) into Code, Identifier and Data.
-/// Errors: [`AuthPacketError::Truncated`], [`AuthPacketError::BadLength`].
-pub fn parse_control(bytes: &[u8]) -> Result<ControlPacket<'_>, AuthPacketError> {
-    let (&[code, identifier, hi, lo], rest) = bytes.split_first_chunk::<4>().ok_or(AuthPacketError::Truncated(bytes.len()))?;
-    let length = u16::from_be_bytes([hi, lo]);
-    let data_len = usize::from(length).checked_sub(4).ok_or(AuthPacketError::BadLength { length, available: bytes.len() })?;
-    let data = rest.get(..data_len).ok_or(AuthPacketError::BadLength { length, available: bytes.len() })?;
-    Ok(ControlPacket { code, identifier, data })
-}
-
-/// Build a packet from Code, Identifier and the Data parts, concatenated.
-/// Errors: [`AuthPacketError::FieldTooLong`] beyond 65535 octets.
-pub fn encode_control(code: u8, identifier: u8, data: &[&[u8]]) -> Result<Vec<u8>, AuthPacketError> {
-    let total = data.iter().try_fold(4usize, |acc, d| acc.checked_add(d.len())).ok_or(AuthPacketError::FieldTooLong)?;
-    let length = u16::try_from(total).map_err(|_| AuthPacketError::FieldTooLong)?;
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(&[code, identifier]);
-    out.extend_from_slice(&length.to_be_bytes());
-    for d in data {
-        out.extend_from_slice(d);
-    }
-    Ok(out)
+/// Emits a PAP or CHAP packet through [`Packet`]: Code, Identifier and the
+/// Data parts, concatenated. Errors: [`AuthPacketError::FieldTooLong`]
+/// beyond 65,535 octets in all.
+pub(crate) fn emit_packet(code: u8, identifier: u8, parts: &[&[u8]]) -> Result<Vec<u8>, AuthPacketError> {
+    let data = parts.concat();
+    Packet::new(code, identifier, data).to_bytes().map_err(|_| AuthPacketError::FieldTooLong)
 }
 
 /// The one-octet length of a field. Errors: [`AuthPacketError::FieldTooLong`]
@@ -531,14 +515,14 @@ mod tests {
 
     #[test]
     fn control_packet_bounds() {
-        assert_eq!(parse_control(&[1, 2, 0]), Err(AuthPacketError::Truncated(3)));
-        assert_eq!(parse_control(&[1, 2, 0, 3]), Err(AuthPacketError::BadLength { length: 3, available: 4 }));
-        assert_eq!(parse_control(&[1, 2, 0, 6, 9]), Err(AuthPacketError::BadLength { length: 6, available: 5 }));
-        let p = parse_control(&[1, 2, 0, 5, 9, 0xee, 0xee]).unwrap();
-        assert_eq!((p.code, p.identifier, p.data), (1, 2, &[9u8][..]));
-        assert_eq!(encode_control(3, 7, &[b"ab", b"c"]).unwrap(), [3, 7, 0, 7, b'a', b'b', b'c']);
-        assert_eq!(encode_control(3, 7, &[&vec![0u8; 65532]]), Err(AuthPacketError::FieldTooLong));
-        assert!(encode_control(3, 7, &[&vec![0u8; 65531]]).is_ok());
+        assert_eq!(parse_packet(&[1, 2, 0]), Err(AuthPacketError::Truncated(3)));
+        assert_eq!(parse_packet(&[1, 2, 0, 3]), Err(AuthPacketError::BadLength { length: 3, available: 4 }));
+        assert_eq!(parse_packet(&[1, 2, 0, 6, 9]), Err(AuthPacketError::BadLength { length: 6, available: 5 }));
+        let p = parse_packet(&[1, 2, 0, 5, 9, 0xee, 0xee]).unwrap();
+        assert_eq!((p.code, p.identifier, p.data.as_slice()), (1, 2, &[9u8][..]));
+        assert_eq!(emit_packet(3, 7, &[b"ab", b"c"]).unwrap(), [3, 7, 0, 7, b'a', b'b', b'c']);
+        assert_eq!(emit_packet(3, 7, &[&vec![0u8; 65532]]), Err(AuthPacketError::FieldTooLong));
+        assert!(emit_packet(3, 7, &[&vec![0u8; 65531]]).is_ok());
     }
 
     #[test]

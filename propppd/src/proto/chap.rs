@@ -16,8 +16,8 @@
 //! Both are sans-IO like the rest of the PPP core.
 
 use crate::proto::auth::{
-    chap_md5_response, encode_control, is_due, len_octet, parse_control, take_len_prefixed, Answer, AuthBackend, AuthEvent, AuthFailure, AuthMethod,
-    AuthOutput, AuthPacketError, AuthRequest, AuthTimers, ChallengeSource, Proof, Verdict, PROTO_CHAP,
+    chap_md5_response, emit_packet, is_due, len_octet, parse_packet, take_len_prefixed, Answer, AuthBackend, AuthEvent, AuthFailure, AuthMethod, AuthOutput,
+    AuthPacketError, AuthRequest, AuthTimers, ChallengeSource, Proof, Verdict, PROTO_CHAP,
 };
 use crate::proto::mschap::{self, ResponseValue};
 use std::collections::VecDeque;
@@ -82,11 +82,11 @@ impl ChapPacket {
     /// [`AuthPacketError`] of the header, an unknown Code, or a Value-Size
     /// beyond the packet.
     pub fn parse(bytes: &[u8]) -> Result<ChapPacket, AuthPacketError> {
-        let p = parse_control(bytes)?;
+        let p = parse_packet(bytes)?;
         let identifier = p.identifier;
         match p.code {
             CODE_CHALLENGE | CODE_RESPONSE => {
-                let (value, name) = take_len_prefixed(p.data)?;
+                let (value, name) = take_len_prefixed(&p.data)?;
                 let (value, name) = (value.to_vec(), name.to_vec());
                 if p.code == CODE_CHALLENGE {
                     Ok(ChapPacket::Challenge { identifier, value, name })
@@ -94,8 +94,8 @@ impl ChapPacket {
                     Ok(ChapPacket::Response { identifier, value, name })
                 }
             }
-            CODE_SUCCESS => Ok(ChapPacket::Success { identifier, message: p.data.to_vec() }),
-            CODE_FAILURE => Ok(ChapPacket::Failure { identifier, message: p.data.to_vec() }),
+            CODE_SUCCESS => Ok(ChapPacket::Success { identifier, message: p.data }),
+            CODE_FAILURE => Ok(ChapPacket::Failure { identifier, message: p.data }),
             code => Err(AuthPacketError::UnknownCode(code)),
         }
     }
@@ -104,10 +104,10 @@ impl ChapPacket {
     /// Value over 255 octets or a packet over 65535.
     pub fn encode(&self) -> Result<Vec<u8>, AuthPacketError> {
         match self {
-            ChapPacket::Challenge { identifier, value, name } => encode_control(CODE_CHALLENGE, *identifier, &[&[len_octet(value)?], value, name]),
-            ChapPacket::Response { identifier, value, name } => encode_control(CODE_RESPONSE, *identifier, &[&[len_octet(value)?], value, name]),
-            ChapPacket::Success { identifier, message } => encode_control(CODE_SUCCESS, *identifier, &[message]),
-            ChapPacket::Failure { identifier, message } => encode_control(CODE_FAILURE, *identifier, &[message]),
+            ChapPacket::Challenge { identifier, value, name } => emit_packet(CODE_CHALLENGE, *identifier, &[&[len_octet(value)?], value, name]),
+            ChapPacket::Response { identifier, value, name } => emit_packet(CODE_RESPONSE, *identifier, &[&[len_octet(value)?], value, name]),
+            ChapPacket::Success { identifier, message } => emit_packet(CODE_SUCCESS, *identifier, &[message]),
+            ChapPacket::Failure { identifier, message } => emit_packet(CODE_FAILURE, *identifier, &[message]),
         }
     }
 }

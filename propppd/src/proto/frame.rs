@@ -162,7 +162,7 @@ impl<'a> Frame<'a> {
     /// header (RFC 1661 §6.5, §6.6: compression never applies to LCP).
     pub fn encode(protocol: u16, payload: &[u8], compression: Compression, out: &mut Vec<u8>) {
         let lcp = protocol == protocol::LCP;
-        if !(compression.acfc && !lcp) {
+        if !compression.acfc || lcp {
             out.extend_from_slice(&ADDRESS_CONTROL);
         }
         match u8::try_from(protocol) {

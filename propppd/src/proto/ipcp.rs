@@ -84,6 +84,19 @@ impl IpcpPolicy {
     pub fn negotiated(&self) -> &IpcpNegotiated {
         &self.negotiated
     }
+
+    /// Changes the address we assign to the peer (RFC 1332 §3.3); `None`
+    /// accepts any non-zero address the peer asks for. Takes effect on the
+    /// peer's next Configure-Request (the link sets it from the
+    /// authentication verdict before IPCP starts).
+    pub fn set_peer_addr(&mut self, addr: Option<Ipv4Addr>) {
+        self.config.peer_addr = addr;
+    }
+
+    /// The address we assign to the peer, as configured.
+    pub fn peer_addr(&self) -> Option<Ipv4Addr> {
+        self.config.peer_addr
+    }
 }
 
 impl ConfigPolicy for IpcpPolicy {

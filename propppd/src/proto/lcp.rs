@@ -68,6 +68,17 @@ impl AuthProto {
     }
 }
 
+impl From<AuthProto> for crate::proto::auth::AuthMethod {
+    /// The authentication machine's name for the method LCP negotiated.
+    fn from(p: AuthProto) -> Self {
+        match p {
+            AuthProto::Pap => crate::proto::auth::AuthMethod::Pap,
+            AuthProto::ChapMd5 => crate::proto::auth::AuthMethod::ChapMd5,
+            AuthProto::MsChapV2 => crate::proto::auth::AuthMethod::MsChapV2,
+        }
+    }
+}
+
 /// What LCP asks for and accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LcpConfig {

@@ -8,5 +8,6 @@ pub mod fsm;
 pub mod ipcp;
 pub mod ipv6cp;
 pub mod lcp;
+pub mod link;
 pub mod mschap;
 pub mod pap;

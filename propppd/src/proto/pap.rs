@@ -9,7 +9,7 @@
 //! with an event after which the link must be terminated (RFC 1334 §2.2.2).
 
 use crate::proto::auth::{
-    encode_control, is_due, len_octet, parse_control, take_len_prefixed, Answer, AuthBackend, AuthEvent, AuthFailure, AuthMethod, AuthOutput, AuthPacketError,
+    emit_packet, is_due, len_octet, parse_packet, take_len_prefixed, Answer, AuthBackend, AuthEvent, AuthFailure, AuthMethod, AuthOutput, AuthPacketError,
     AuthRequest, AuthTimers, Proof, Verdict, PROTO_PAP,
 };
 use std::collections::VecDeque;
@@ -61,16 +61,16 @@ impl PapPacket {
     /// Errors: the [`AuthPacketError`] of the header, an unknown Code, or a
     /// length octet beyond the packet.
     pub fn parse(bytes: &[u8]) -> Result<PapPacket, AuthPacketError> {
-        let p = parse_control(bytes)?;
+        let p = parse_packet(bytes)?;
         let identifier = p.identifier;
         match p.code {
             CODE_AUTHENTICATE_REQUEST => {
-                let (peer_id, rest) = take_len_prefixed(p.data)?;
+                let (peer_id, rest) = take_len_prefixed(&p.data)?;
                 let (password, _) = take_len_prefixed(rest)?;
                 Ok(PapPacket::AuthenticateRequest { identifier, peer_id: peer_id.to_vec(), password: password.to_vec() })
             }
             CODE_AUTHENTICATE_ACK | CODE_AUTHENTICATE_NAK => {
-                let message = if p.data.is_empty() { Vec::new() } else { take_len_prefixed(p.data)?.0.to_vec() };
+                let message = if p.data.is_empty() { Vec::new() } else { take_len_prefixed(&p.data)?.0.to_vec() };
                 if p.code == CODE_AUTHENTICATE_ACK {
                     Ok(PapPacket::AuthenticateAck { identifier, message })
                 } else {
@@ -86,10 +86,10 @@ impl PapPacket {
     pub fn encode(&self) -> Result<Vec<u8>, AuthPacketError> {
         match self {
             PapPacket::AuthenticateRequest { identifier, peer_id, password } => {
-                encode_control(CODE_AUTHENTICATE_REQUEST, *identifier, &[&[len_octet(peer_id)?], peer_id, &[len_octet(password)?], password])
+                emit_packet(CODE_AUTHENTICATE_REQUEST, *identifier, &[&[len_octet(peer_id)?], peer_id, &[len_octet(password)?], password])
             }
-            PapPacket::AuthenticateAck { identifier, message } => encode_control(CODE_AUTHENTICATE_ACK, *identifier, &[&[len_octet(message)?], message]),
-            PapPacket::AuthenticateNak { identifier, message } => encode_control(CODE_AUTHENTICATE_NAK, *identifier, &[&[len_octet(message)?], message]),
+            PapPacket::AuthenticateAck { identifier, message } => emit_packet(CODE_AUTHENTICATE_ACK, *identifier, &[&[len_octet(message)?], message]),
+            PapPacket::AuthenticateNak { identifier, message } => emit_packet(CODE_AUTHENTICATE_NAK, *identifier, &[&[len_octet(message)?], message]),
         }
     }
 }
