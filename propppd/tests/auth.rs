@@ -49,7 +49,7 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 fn corpus(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/captures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
 }
 
 /// Frames of a classic pcap file (either byte order, µs or ns), link type
