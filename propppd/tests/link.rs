@@ -12,7 +12,7 @@ use proppp::proto::auth::{Accept, Answer, AuthBackend, AuthMethod, AuthRequest, 
 use proppp::proto::frame::{protocol, Frame};
 use proppp::proto::fsm::{Rng, SplitMix64, State};
 use proppp::proto::ipcp::IpcpConfig;
-use proppp::proto::lcp::{AuthProto, LcpConfig};
+use proppp::proto::lcp::LcpConfig;
 use proppp::proto::link::{AuthRole, DownReason, DropReason, Link, LinkConfig, LinkEvent, LinkOutput, Phase};
 
 const CLIENT: usize = 0;
@@ -28,7 +28,7 @@ fn dns() -> [Option<Ipv4Addr>; 2] {
     [Some(Ipv4Addr::new(198, 51, 100, 53)), Some(Ipv4Addr::new(198, 51, 100, 54))]
 }
 
-fn server_config(require: &[AuthProto]) -> LinkConfig {
+fn server_config(require: &[AuthMethod]) -> LinkConfig {
     LinkConfig {
         lcp: LcpConfig { require_auth: require.to_vec(), accept_auth: vec![], ..LcpConfig::default() },
         name: b"lns".to_vec(),
@@ -37,7 +37,7 @@ fn server_config(require: &[AuthProto]) -> LinkConfig {
     }
 }
 
-fn client_config(accept: &[AuthProto], password: &[u8]) -> LinkConfig {
+fn client_config(accept: &[AuthMethod], password: &[u8]) -> LinkConfig {
     LinkConfig {
         lcp: LcpConfig { accept_auth: accept.to_vec(), pfc: true, acfc: true, ..LcpConfig::default() },
         user: b"alice".to_vec(),
@@ -249,7 +249,7 @@ fn pair(server: LinkConfig, client: LinkConfig, seed: u64, loss: u32, jitter: u3
 
 #[test]
 fn each_method_reaches_network_over_lossy_reordering_channel() {
-    for (proto, method) in [(AuthProto::Pap, AuthMethod::Pap), (AuthProto::ChapMd5, AuthMethod::ChapMd5), (AuthProto::MsChapV2, AuthMethod::MsChapV2)] {
+    for (proto, method) in [(AuthMethod::Pap, AuthMethod::Pap), (AuthMethod::ChapMd5, AuthMethod::ChapMd5), (AuthMethod::MsChapV2, AuthMethod::MsChapV2)] {
         for seed in 0..60u64 {
             let mut sim = pair(server_config(&[proto]), client_config(&[proto], b"wonderland"), seed, 120, 300);
             let ok = sim.run_for(Duration::from_secs(300), both_up);
@@ -299,14 +299,14 @@ fn authentication_method_converges_through_lcp_nak_or_fails_cleanly() {
     for seed in 0..40u64 {
         // The server prefers MS-CHAPv2 but also allows CHAP-MD5: the
         // client's Nak moves it to CHAP-MD5.
-        let server = server_config(&[AuthProto::MsChapV2, AuthProto::ChapMd5]);
-        let mut sim = pair(server, client_config(&[AuthProto::ChapMd5], b"wonderland"), seed, 120, 300);
+        let server = server_config(&[AuthMethod::MsChapV2, AuthMethod::ChapMd5]);
+        let mut sim = pair(server, client_config(&[AuthMethod::ChapMd5], b"wonderland"), seed, 120, 300);
         assert!(sim.run_for(Duration::from_secs(300), both_up), "seed {seed}");
         let method = AuthMethod::ChapMd5;
         assert!(sim.sides[SERVER].find(|e| matches!(e, LinkEvent::Authenticated { method: m, .. } if *m == method)).is_some());
 
         // MS-CHAPv2 only: nothing in common; both end, nobody reaches Network.
-        let mut sim = pair(server_config(&[AuthProto::MsChapV2]), client_config(&[AuthProto::ChapMd5], b"wonderland"), seed, 120, 300);
+        let mut sim = pair(server_config(&[AuthMethod::MsChapV2]), client_config(&[AuthMethod::ChapMd5], b"wonderland"), seed, 120, 300);
         assert!(sim.run_for(Duration::from_secs(300), both_finished), "seed {seed}");
         let [c, s] = &sim.sides;
         assert_eq!(s.down().map(|d| (d.1, d.2)), Some((DownReason::PeerAuthFailed, 11)), "seed {seed}");
@@ -325,7 +325,7 @@ fn failure_sent(side: &Side) -> bool {
 
 #[test]
 fn wrong_password_ends_both_sides_with_auth_failure() {
-    for proto in [AuthProto::Pap, AuthProto::ChapMd5, AuthProto::MsChapV2] {
+    for proto in [AuthMethod::Pap, AuthMethod::ChapMd5, AuthMethod::MsChapV2] {
         for seed in 0..40u64 {
             let mut sim = pair(server_config(&[proto]), client_config(&[proto], b"looking-glass"), seed, 120, 300);
             assert!(sim.run_for(Duration::from_secs(300), both_finished), "{proto:?} seed {seed}");
@@ -348,10 +348,10 @@ fn wrong_password_ends_both_sides_with_auth_failure() {
 fn silent_client_is_dropped_after_the_echo_limit() {
     let interval = Duration::from_secs(5);
     let failures = 3;
-    let mut server = server_config(&[AuthProto::Pap]);
+    let mut server = server_config(&[AuthMethod::Pap]);
     server.lcp.echo_interval = Some(interval);
     server.lcp.echo_failure = failures;
-    let mut sim = pair(server, client_config(&[AuthProto::Pap], b"wonderland"), 5, 0, 0);
+    let mut sim = pair(server, client_config(&[AuthMethod::Pap], b"wonderland"), 5, 0, 0);
     assert!(sim.run_for(Duration::from_secs(30), |s| s.sides[SERVER].link.phase() != Phase::Establish));
     let opened_at = sim.now;
     // From now on the client says nothing, not even what it already sent.
@@ -367,9 +367,9 @@ fn silent_client_is_dropped_after_the_echo_limit() {
 fn idle_timeout_and_maximum_session_time_end_the_link() {
     // Idle: 10 s without data; one packet 4 s after the network came up
     // pushes the end to 14 s.
-    let mut server = server_config(&[AuthProto::ChapMd5]);
+    let mut server = server_config(&[AuthMethod::ChapMd5]);
     server.idle_timeout = Some(Duration::from_secs(10));
-    let mut sim = pair(server, client_config(&[AuthProto::ChapMd5], b"wonderland"), 7, 0, 0);
+    let mut sim = pair(server, client_config(&[AuthMethod::ChapMd5], b"wonderland"), 7, 0, 0);
     assert!(sim.run_for(Duration::from_secs(60), both_up));
     let up_at = sim.sides[SERVER].first_up_at().unwrap();
     assert!(!sim.run_until(up_at + Duration::from_secs(4), |s| s.sides[SERVER].down().is_some()));
@@ -383,10 +383,10 @@ fn idle_timeout_and_maximum_session_time_end_the_link() {
     assert_eq!(sim.sides[CLIENT].down().map(|d| (d.1, d.2)), Some((DownReason::PeerTerminated, 0)));
 
     // Maximum session time: 60 s after the network came up, data or not.
-    let mut server = server_config(&[AuthProto::Pap]);
+    let mut server = server_config(&[AuthMethod::Pap]);
     server.max_session = Some(Duration::from_secs(60));
     server.idle_timeout = Some(Duration::from_secs(3600));
-    let mut sim = pair(server, client_config(&[AuthProto::Pap], b"wonderland"), 8, 0, 0);
+    let mut sim = pair(server, client_config(&[AuthMethod::Pap], b"wonderland"), 8, 0, 0);
     assert!(sim.run_for(Duration::from_secs(60), both_up));
     let up_at = sim.sides[SERVER].first_up_at().unwrap();
     for k in 1..12u32 {
@@ -406,10 +406,10 @@ fn idle_timeout_and_maximum_session_time_end_the_link() {
 
 #[test]
 fn ipv6cp_protocol_reject_leaves_ipcp_up() {
-    let mut server = server_config(&[AuthProto::ChapMd5]);
+    let mut server = server_config(&[AuthMethod::ChapMd5]);
     server.ipv6 = false;
     for seed in 0..20u64 {
-        let mut sim = pair(server.clone(), client_config(&[AuthProto::ChapMd5], b"wonderland"), seed, 100, 200);
+        let mut sim = pair(server.clone(), client_config(&[AuthMethod::ChapMd5], b"wonderland"), seed, 100, 200);
         let ok = sim.run_for(Duration::from_secs(120), |s| {
             let c = &s.sides[CLIENT];
             c.network_up().is_some() && c.link.ipv6cp().state() == State::Stopped && s.sides[SERVER].network_up().is_some()
@@ -426,7 +426,7 @@ fn ipv6cp_protocol_reject_leaves_ipcp_up() {
 
 #[test]
 fn data_before_the_network_phase_is_dropped_and_counted() {
-    let mut sim = pair(server_config(&[AuthProto::ChapMd5]), client_config(&[AuthProto::ChapMd5], b"wonderland"), 3, 0, 0);
+    let mut sim = pair(server_config(&[AuthMethod::ChapMd5]), client_config(&[AuthMethod::ChapMd5], b"wonderland"), 3, 0, 0);
     let ip = [0x00, 0x21, 0x45, 0, 0, 20];
     let now = sim.now;
     let server = &mut sim.sides[SERVER];
@@ -457,8 +457,8 @@ fn data_before_the_network_phase_is_dropped_and_counted() {
 #[test]
 fn pending_verdict_with_static_address_wins_over_the_pool() {
     let pending = |_: &AuthRequest| Answer::Pending;
-    let server = link(server_config(&[AuthProto::MsChapV2]), Box::new(pending), 11);
-    let client = link(client_config(&[AuthProto::MsChapV2], b"wonderland"), Box::new(SecretsBackend::new()), 12);
+    let server = link(server_config(&[AuthMethod::MsChapV2]), Box::new(pending), 11);
+    let client = link(client_config(&[AuthMethod::MsChapV2], b"wonderland"), Box::new(SecretsBackend::new()), 12);
     let mut sim = Sim::new(client, server, 13, 0, 0);
     sim.open();
     // The server waits for its backend: no Success, no Network.
@@ -546,8 +546,8 @@ fn random_frames_in_every_phase_never_panic() {
     for (i, target) in targets.into_iter().enumerate() {
         let pending = |_: &AuthRequest| Answer::Pending;
         let server_backend: Box<dyn AuthBackend> = if target == Phase::Authenticate { Box::new(pending) } else { Box::new(backend()) };
-        let server = link(server_config(&[AuthProto::ChapMd5]), server_backend, 21);
-        let client = link(client_config(&[AuthProto::ChapMd5], b"wonderland"), Box::new(SecretsBackend::new()), 22);
+        let server = link(server_config(&[AuthMethod::ChapMd5]), server_backend, 21);
+        let client = link(client_config(&[AuthMethod::ChapMd5], b"wonderland"), Box::new(SecretsBackend::new()), 22);
         let mut sim = Sim::new(client, server, 23, 0, 0);
         sim.open();
         match target {

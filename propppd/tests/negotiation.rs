@@ -11,7 +11,7 @@ use proppp::proto::frame::{code, protocol, Compression, ConfOption, Frame, Frame
 use proppp::proto::fsm::{FsmConfig, FsmEvent, Rng, SplitMix64, State};
 use proppp::proto::ipcp::{Ipcp, IpcpConfig, IpcpPolicy};
 use proppp::proto::ipv6cp::{Ipv6cp, Ipv6cpPolicy};
-use proppp::proto::lcp::{AuthProto, Lcp, LcpConfig, LcpEvent};
+use proppp::proto::lcp::{AuthMethod, Lcp, LcpConfig, LcpEvent};
 
 /// A "random" source that returns a fixed sequence, for byte vectors.
 struct Fixed(Vec<u32>);
@@ -37,7 +37,7 @@ fn lcp_events(lcp: &mut Lcp) -> Vec<LcpEvent> {
 #[test]
 fn lcp_request_bytes_and_magic_reject_path() {
     let t = Instant::now();
-    let config = LcpConfig { mru: 1492, require_auth: vec![AuthProto::ChapMd5], pfc: true, acfc: true, echo_interval: None, ..LcpConfig::default() };
+    let config = LcpConfig { mru: 1492, require_auth: vec![AuthMethod::ChapMd5], pfc: true, acfc: true, echo_interval: None, ..LcpConfig::default() };
     let mut lcp = Lcp::new(config, Box::new(Fixed(vec![0x1122_3344, 0x5566_7788])));
     lcp.open(t);
     lcp.up(t);
@@ -69,7 +69,7 @@ fn lcp_request_bytes_and_magic_reject_path() {
     assert_eq!(lcp.state(), State::Opened);
     let n = *lcp.negotiated();
     assert_eq!((n.local_mru, n.peer_mru, n.local_magic, n.peer_magic), (1492, 1500, 0, 0xAABB_CCDD));
-    assert_eq!(n.auth_of_peer, Some(AuthProto::ChapMd5));
+    assert_eq!(n.auth_of_peer, Some(AuthMethod::ChapMd5));
     assert_eq!(n.tx, Compression { pfc: true, acfc: false });
     assert_eq!(n.rx, Compression { pfc: true, acfc: true });
     // Echo-Request → Echo-Reply with our magic (0: not negotiated).
@@ -92,7 +92,7 @@ fn lcp_request_bytes_and_magic_reject_path() {
 #[test]
 fn lcp_judges_peer_options() {
     let t = Instant::now();
-    let config = LcpConfig { max_peer_mru: 1400, accept_auth: vec![AuthProto::Pap], echo_interval: None, ..LcpConfig::default() };
+    let config = LcpConfig { max_peer_mru: 1400, accept_auth: vec![AuthMethod::Pap], echo_interval: None, ..LcpConfig::default() };
     let mut lcp = Lcp::new(config, Box::new(Fixed(vec![0x0102_0304, 0x0A0B_0C0D, 0x0E0F_1011])));
     lcp.open(t);
     lcp.up(t);
@@ -518,11 +518,11 @@ impl Sim {
 }
 
 fn client_lcp() -> LcpConfig {
-    LcpConfig { mru: 1492, accept_auth: vec![AuthProto::ChapMd5, AuthProto::Pap], pfc: true, acfc: true, ..LcpConfig::default() }
+    LcpConfig { mru: 1492, accept_auth: vec![AuthMethod::ChapMd5, AuthMethod::Pap], pfc: true, acfc: true, ..LcpConfig::default() }
 }
 
 fn server_lcp() -> LcpConfig {
-    LcpConfig { max_peer_mru: 1400, require_auth: vec![AuthProto::MsChapV2, AuthProto::ChapMd5], accept_auth: vec![], ..LcpConfig::default() }
+    LcpConfig { max_peer_mru: 1400, require_auth: vec![AuthMethod::MsChapV2, AuthMethod::ChapMd5], accept_auth: vec![], ..LcpConfig::default() }
 }
 
 fn client_ipcp() -> IpcpConfig {
@@ -550,7 +550,7 @@ fn client_and_server_converge_over_lossy_reordering_channel() {
         let (cl, sl) = (c.lcp.negotiated(), s.lcp.negotiated());
         // The server Naked MRU 1492 to 1400 and MS-CHAPv2 to CHAP-MD5.
         assert_eq!((cl.local_mru, sl.peer_mru), (1400, 1400), "seed {seed}");
-        assert_eq!((sl.auth_of_peer, cl.auth_of_us), (Some(AuthProto::ChapMd5), Some(AuthProto::ChapMd5)), "seed {seed}");
+        assert_eq!((sl.auth_of_peer, cl.auth_of_us), (Some(AuthMethod::ChapMd5), Some(AuthMethod::ChapMd5)), "seed {seed}");
         assert_eq!((cl.local_magic, sl.peer_magic), (sl.peer_magic, cl.local_magic));
         assert_ne!(cl.local_magic, sl.local_magic);
         assert_eq!((sl.tx, cl.rx), (Compression { pfc: true, acfc: true }, Compression { pfc: true, acfc: true }));

@@ -60,7 +60,7 @@ pub enum AuthPacketError {
     FieldTooLong,
     /// An Authentication-Protocol option this implementation does not speak
     /// (the LCP helper Naks it with one it does).
-    UnsupportedAuthProtocol,
+    UnsupportedAuthMethodcol,
 }
 
 impl fmt::Display for AuthPacketError {
@@ -71,7 +71,7 @@ impl fmt::Display for AuthPacketError {
             AuthPacketError::UnknownCode(c) => write!(f, "unknown code {c}"),
             AuthPacketError::BadFieldLength => f.write_str("field length beyond the packet"),
             AuthPacketError::FieldTooLong => f.write_str("field too long to encode"),
-            AuthPacketError::UnsupportedAuthProtocol => f.write_str("unsupported Authentication-Protocol"),
+            AuthPacketError::UnsupportedAuthMethodcol => f.write_str("unsupported Authentication-Protocol"),
         }
     }
 }
@@ -164,14 +164,14 @@ impl AuthMethod {
 
     /// The method named by an option's Data. PAP's option carries no more
     /// data than the protocol (RFC 1334 §2.1); CHAP's carries exactly one
-    /// Algorithm octet. Errors: [`AuthPacketError::UnsupportedAuthProtocol`]
+    /// Algorithm octet. Errors: [`AuthPacketError::UnsupportedAuthMethodcol`]
     /// for anything else (including CHAP with MS-CHAPv1, 0x80).
     pub fn from_option_data(data: &[u8]) -> Result<AuthMethod, AuthPacketError> {
         match data {
             [0xc0, 0x23] => Ok(AuthMethod::Pap),
             [0xc2, 0x23, CHAP_ALGORITHM_MD5] => Ok(AuthMethod::ChapMd5),
             [0xc2, 0x23, mschap::CHAP_ALGORITHM_MSCHAPV2] => Ok(AuthMethod::MsChapV2),
-            _ => Err(AuthPacketError::UnsupportedAuthProtocol),
+            _ => Err(AuthPacketError::UnsupportedAuthMethodcol),
         }
     }
 
@@ -509,7 +509,7 @@ mod tests {
             assert_eq!(AuthMethod::from_option_data(m.option_data()), Ok(m));
         }
         for bad in [&[0xc2, 0x23, 0x80][..], &[0xc2, 0x23], &[0xc0, 0x23, 0x00], &[], &[0xc2, 0x27, 0x05]] {
-            assert_eq!(AuthMethod::from_option_data(bad), Err(AuthPacketError::UnsupportedAuthProtocol));
+            assert_eq!(AuthMethod::from_option_data(bad), Err(AuthPacketError::UnsupportedAuthMethodcol));
         }
     }
 

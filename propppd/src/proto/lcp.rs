@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+pub use super::auth::AuthMethod;
 use super::frame::{code, protocol, Compression, ConfOption, Packet};
 use super::fsm::{ConfigPolicy, Fsm, FsmConfig, FsmEvent, Rng, State, Verdict};
 
@@ -34,51 +35,6 @@ pub const DEFAULT_MRU: u16 = 1500;
 /// The smallest MRU the suite accepts from a peer, octets (pppd's MINMRU).
 pub const MIN_MRU: u16 = 128;
 
-/// An authentication protocol as named in the Authentication-Protocol
-/// option (RFC 1661 §6.2, RFC 1994 §3, RFC 2759 §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthProto {
-    /// PAP, 0xC023 (RFC 1334).
-    Pap,
-    /// CHAP with MD5, 0xC223 algorithm 5 (RFC 1994).
-    ChapMd5,
-    /// MS-CHAPv2, 0xC223 algorithm 0x81 (RFC 2759).
-    MsChapV2,
-}
-
-impl AuthProto {
-    /// The option's data for this protocol.
-    pub fn option_data(self) -> Vec<u8> {
-        match self {
-            AuthProto::Pap => protocol::PAP.to_be_bytes().to_vec(),
-            AuthProto::ChapMd5 => vec![0xC2, 0x23, 0x05],
-            AuthProto::MsChapV2 => vec![0xC2, 0x23, 0x81],
-        }
-    }
-
-    /// Parses an Authentication-Protocol option's data; `None` for a
-    /// protocol or algorithm the suite does not implement.
-    pub fn from_option_data(data: &[u8]) -> Option<AuthProto> {
-        match data {
-            [0xC0, 0x23] => Some(AuthProto::Pap),
-            [0xC2, 0x23, 0x05] => Some(AuthProto::ChapMd5),
-            [0xC2, 0x23, 0x81] => Some(AuthProto::MsChapV2),
-            _ => None,
-        }
-    }
-}
-
-impl From<AuthProto> for crate::proto::auth::AuthMethod {
-    /// The authentication machine's name for the method LCP negotiated.
-    fn from(p: AuthProto) -> Self {
-        match p {
-            AuthProto::Pap => crate::proto::auth::AuthMethod::Pap,
-            AuthProto::ChapMd5 => crate::proto::auth::AuthMethod::ChapMd5,
-            AuthProto::MsChapV2 => crate::proto::auth::AuthMethod::MsChapV2,
-        }
-    }
-}
-
 /// What LCP asks for and accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LcpConfig {
@@ -89,10 +45,10 @@ pub struct LcpConfig {
     pub max_peer_mru: u16,
     /// As authenticator: the methods we require of the peer, most preferred
     /// first; empty means no authentication.
-    pub require_auth: Vec<AuthProto>,
+    pub require_auth: Vec<AuthMethod>,
     /// As peer: the methods we agree to authenticate with, most preferred
     /// first; empty means we refuse to authenticate.
-    pub accept_auth: Vec<AuthProto>,
+    pub accept_auth: Vec<AuthMethod>,
     /// Whether to negotiate a Magic-Number.
     pub magic: bool,
     /// Whether to request Protocol-Field-Compression.
@@ -113,7 +69,7 @@ impl Default for LcpConfig {
             mru: DEFAULT_MRU,
             max_peer_mru: u16::MAX,
             require_auth: Vec::new(),
-            accept_auth: vec![AuthProto::MsChapV2, AuthProto::ChapMd5, AuthProto::Pap],
+            accept_auth: vec![AuthMethod::MsChapV2, AuthMethod::ChapMd5, AuthMethod::Pap],
             magic: true,
             pfc: false,
             acfc: false,
@@ -132,9 +88,9 @@ pub struct LcpNegotiated {
     /// The peer's MRU: the largest frame we may send, octets.
     pub peer_mru: u16,
     /// The method the peer agreed to authenticate itself with.
-    pub auth_of_peer: Option<AuthProto>,
+    pub auth_of_peer: Option<AuthMethod>,
     /// The method the peer requires us to authenticate with.
-    pub auth_of_us: Option<AuthProto>,
+    pub auth_of_us: Option<AuthMethod>,
     /// Our Magic-Number, 0 when not negotiated.
     pub local_magic: u32,
     /// The peer's Magic-Number, 0 when not negotiated.
@@ -215,12 +171,12 @@ impl LcpPolicy {
     }
 
     fn judge_auth(&mut self, o: &ConfOption) -> Option<ConfOption> {
-        match AuthProto::from_option_data(&o.data) {
+        match AuthMethod::from_option_data(&o.data).ok() {
             Some(p) if self.config.accept_auth.contains(&p) => {
                 self.peer.auth_of_us = Some(p);
                 None
             }
-            _ => self.config.accept_auth.first().map(|p| ConfOption::new(option::AUTH_PROTOCOL, p.option_data())),
+            _ => self.config.accept_auth.first().map(|p| ConfOption::new(option::AUTH_PROTOCOL, p.option_data().to_vec())),
         }
     }
 }
@@ -247,7 +203,7 @@ impl ConfigPolicy for LcpPolicy {
             options.push(ConfOption::new(option::MRU, self.want_mru.to_be_bytes().to_vec()));
         }
         if let Some(p) = self.auth_index.and_then(|i| self.config.require_auth.get(i)) {
-            options.push(ConfOption::new(option::AUTH_PROTOCOL, p.option_data()));
+            options.push(ConfOption::new(option::AUTH_PROTOCOL, p.option_data().to_vec()));
         }
         if let Some(m) = self.magic {
             options.push(ConfOption::new(option::MAGIC_NUMBER, m.to_be_bytes().to_vec()));
@@ -326,7 +282,7 @@ impl ConfigPolicy for LcpPolicy {
         for o in options {
             match o.kind {
                 option::MRU => self.negotiated.local_mru = o.as_u16().unwrap_or(DEFAULT_MRU),
-                option::AUTH_PROTOCOL => self.negotiated.auth_of_peer = AuthProto::from_option_data(&o.data),
+                option::AUTH_PROTOCOL => self.negotiated.auth_of_peer = AuthMethod::from_option_data(&o.data).ok(),
                 option::MAGIC_NUMBER => self.negotiated.local_magic = o.as_u32().unwrap_or(0),
                 option::PFC => self.negotiated.rx.pfc = true,
                 option::ACFC => self.negotiated.rx.acfc = true,
@@ -347,7 +303,7 @@ impl ConfigPolicy for LcpPolicy {
                     // Take the peer's suggestion when we allow it, else
                     // fall back to our next method.
                     let list = &self.config.require_auth;
-                    let suggested = AuthProto::from_option_data(&o.data).and_then(|p| list.iter().position(|q| *q == p));
+                    let suggested = AuthMethod::from_option_data(&o.data).ok().and_then(|p| list.iter().position(|q| *q == p));
                     let current = self.auth_index;
                     self.auth_index = match (suggested, current) {
                         (Some(i), Some(c)) if i != c => Some(i),

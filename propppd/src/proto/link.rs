@@ -772,10 +772,10 @@ impl Link {
         self.auth_of_peer = AuthState::Done;
         self.auth_of_us = AuthState::Done;
         if let Some(p) = negotiated.auth_of_peer {
-            self.start_authenticator(now, p.into());
+            self.start_authenticator(now, p);
         }
         if let Some(p) = negotiated.auth_of_us {
-            self.start_auth_peer(now, p.into());
+            self.start_auth_peer(now, p);
         }
         if self.down.is_some() {
             return;
