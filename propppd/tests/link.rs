@@ -5,6 +5,8 @@
 //! Protocol-Rejects IPv6CP, data before the Network phase — and random
 //! frames thrown at a server in every phase.
 
+mod common;
+
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -144,90 +146,35 @@ impl Side {
     }
 }
 
-/// A channel with loss (per mille) and delays of 0–`jitter_ms` (which
-/// reorders frames); `cut[i]` drops everything side `i` sends.
-struct Sim {
-    sides: [Side; 2],
-    rng: SplitMix64,
-    loss_per_mille: u32,
-    jitter_ms: u32,
-    cut: [bool; 2],
-    in_flight: Vec<(Instant, u64, usize, Vec<u8>)>,
-    seq: u64,
-    now: Instant,
+type Sim = common::Sim<Side>;
+
+impl common::Peer for Side {
+    fn transmit(&mut self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Some(bytes) = self.link.poll_transmit() {
+            self.sent.push(bytes.clone());
+            out.push(bytes);
+        }
+        out
+    }
+    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        Side::receive(self, now, bytes);
+    }
+    fn timeout(&mut self, now: Instant) {
+        self.link.handle_timeout(now);
+        self.after(now);
+    }
+    fn next_timeout(&self) -> Option<Instant> {
+        self.link.poll_timeout()
+    }
 }
 
-impl Sim {
-    fn new(client: Link, server: Link, seed: u64, loss_per_mille: u32, jitter_ms: u32) -> Sim {
-        let now = Instant::now();
-        Sim {
-            sides: [Side::new(client), Side::new(server)],
-            rng: SplitMix64(seed),
-            loss_per_mille,
-            jitter_ms,
-            cut: [false; 2],
-            in_flight: Vec::new(),
-            seq: 0,
-            now,
-        }
-    }
-
-    fn open(&mut self) {
-        for side in &mut self.sides {
-            side.link.open(self.now);
-            side.after(self.now);
-        }
-    }
-
-    fn collect(&mut self) {
-        for from in 0..2 {
-            while let Some(bytes) = self.sides[from].link.poll_transmit() {
-                self.sides[from].sent.push(bytes.clone());
-                if self.cut[from] || self.rng.next_u32() % 1000 < self.loss_per_mille {
-                    continue;
-                }
-                let delay = Duration::from_millis(u64::from(self.rng.next_u32() % (self.jitter_ms + 1)));
-                self.seq += 1;
-                self.in_flight.push((self.now + delay, self.seq, 1 - from, bytes));
-            }
-        }
-    }
-
-    /// Runs until `done` holds or virtual time reaches `end`, which then
-    /// becomes the current time; returns whether `done`.
-    fn run_until(&mut self, end: Instant, done: impl Fn(&Sim) -> bool) -> bool {
-        loop {
-            self.collect();
-            if done(self) {
-                return true;
-            }
-            let next_packet = self.in_flight.iter().map(|(t, s, _, _)| (*t, *s)).min();
-            let next_timer = self.sides.iter().filter_map(|s| s.link.poll_timeout()).min();
-            let next = match (next_packet.map(|p| p.0), next_timer) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => a.or(b).unwrap_or(end),
-            };
-            if next > end || (next == end && next_packet.is_none() && next_timer.is_none()) {
-                self.now = self.now.max(end);
-                return false;
-            }
-            self.now = next;
-            if let Some((t, s)) = next_packet.filter(|p| p.0 <= next) {
-                let index = self.in_flight.iter().position(|(a, b, _, _)| (*a, *b) == (t, s)).unwrap();
-                let (_, _, to, bytes) = self.in_flight.remove(index);
-                self.sides[to].receive(self.now, &bytes);
-            } else {
-                for side in &mut self.sides {
-                    side.link.handle_timeout(self.now);
-                    side.after(self.now);
-                }
-            }
-        }
-    }
-
-    fn run_for(&mut self, limit: Duration, done: impl Fn(&Sim) -> bool) -> bool {
-        let end = self.now + limit;
-        self.run_until(end, done)
+/// Opens both links.
+fn open(sim: &mut Sim) {
+    let now = sim.now;
+    for side in &mut sim.sides {
+        side.link.open(now);
+        side.after(now);
     }
 }
 
@@ -242,8 +189,8 @@ fn both_finished(s: &Sim) -> bool {
 fn pair(server: LinkConfig, client: LinkConfig, seed: u64, loss: u32, jitter: u32) -> Sim {
     let server = link(server, Box::new(backend()), seed.wrapping_mul(7919).wrapping_add(1));
     let client = link(client, Box::new(SecretsBackend::new()), seed);
-    let mut sim = Sim::new(client, server, seed, loss, jitter);
-    sim.open();
+    let mut sim = Sim::new(Side::new(client), Side::new(server), seed, loss, jitter);
+    open(&mut sim);
     sim
 }
 
@@ -459,8 +406,8 @@ fn pending_verdict_with_static_address_wins_over_the_pool() {
     let pending = |_: &AuthRequest| Answer::Pending;
     let server = link(server_config(&[AuthMethod::MsChapV2]), Box::new(pending), 11);
     let client = link(client_config(&[AuthMethod::MsChapV2], b"wonderland"), Box::new(SecretsBackend::new()), 12);
-    let mut sim = Sim::new(client, server, 13, 0, 0);
-    sim.open();
+    let mut sim = Sim::new(Side::new(client), Side::new(server), 13, 0, 0);
+    open(&mut sim);
     // The server waits for its backend: no Success, no Network.
     assert!(!sim.run_for(Duration::from_secs(2), |s| s.sides[SERVER].link.phase() == Phase::Network));
     assert_eq!(sim.sides[SERVER].link.phase(), Phase::Authenticate);
@@ -548,8 +495,8 @@ fn random_frames_in_every_phase_never_panic() {
         let server_backend: Box<dyn AuthBackend> = if target == Phase::Authenticate { Box::new(pending) } else { Box::new(backend()) };
         let server = link(server_config(&[AuthMethod::ChapMd5]), server_backend, 21);
         let client = link(client_config(&[AuthMethod::ChapMd5], b"wonderland"), Box::new(SecretsBackend::new()), 22);
-        let mut sim = Sim::new(client, server, 23, 0, 0);
-        sim.open();
+        let mut sim = Sim::new(Side::new(client), Side::new(server), 23, 0, 0);
+        open(&mut sim);
         match target {
             Phase::Establish => {}
             Phase::Authenticate => assert!(sim.run_for(Duration::from_secs(10), |s| s.sides[SERVER].link.phase() == Phase::Authenticate)),

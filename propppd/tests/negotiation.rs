@@ -2,6 +2,8 @@
 //! the PPP control frames in the shared capture corpus, and a seeded
 //! in-memory client-against-server run over a lossy, reordering channel.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -444,77 +446,31 @@ impl Endpoint {
     }
 }
 
-/// A channel with loss (per mille) and random delays of 0–`jitter_ms`,
-/// which reorders frames; `cut[i]` drops everything sent by side `i`.
-struct Sim {
-    sides: [Endpoint; 2],
-    rng: SplitMix64,
-    loss_per_mille: u32,
-    jitter_ms: u32,
-    cut: [bool; 2],
-    /// (deliver at, sequence, to side, bytes)
-    in_flight: Vec<(Instant, u64, usize, Vec<u8>)>,
-    seq: u64,
-    now: Instant,
+type Sim = common::Sim<Endpoint>;
+
+impl common::Peer for Endpoint {
+    fn transmit(&mut self) -> Vec<Vec<u8>> {
+        Endpoint::transmit(self)
+    }
+    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        Endpoint::receive(self, now, bytes);
+    }
+    fn timeout(&mut self, now: Instant) {
+        Endpoint::timeout(self, now);
+    }
+    fn next_timeout(&self) -> Option<Instant> {
+        Endpoint::next_timeout(self)
+    }
 }
 
-impl Sim {
-    fn new(client: Endpoint, server: Endpoint, seed: u64, loss_per_mille: u32, jitter_ms: u32) -> Sim {
-        Sim { sides: [client, server], rng: SplitMix64(seed), loss_per_mille, jitter_ms, cut: [false; 2], in_flight: Vec::new(), seq: 0, now: Instant::now() }
+/// Starts both sides and runs for `limit` of virtual time (see
+/// [`common::Sim::run_until`]).
+fn start_and_run(sim: &mut Sim, limit: Duration, done: impl Fn(&Sim) -> bool) -> bool {
+    let now = sim.now;
+    for side in &mut sim.sides {
+        side.start(now);
     }
-
-    fn collect(&mut self) {
-        for from in 0..2 {
-            for bytes in self.sides[from].transmit() {
-                if self.cut[from] || self.rng.next_u32() % 1000 < self.loss_per_mille {
-                    continue;
-                }
-                let delay = Duration::from_millis(u64::from(self.rng.next_u32() % (self.jitter_ms + 1)));
-                self.seq += 1;
-                self.in_flight.push((self.now + delay, self.seq, 1 - from, bytes));
-            }
-        }
-    }
-
-    /// Runs until `done` or virtual time `limit`; returns whether `done`.
-    fn run_until(&mut self, limit: Duration, done: impl Fn(&Sim) -> bool) -> bool {
-        let start = self.now;
-        let t0 = self.now;
-        self.sides[0].start(t0);
-        self.sides[1].start(t0);
-        self.step_loop(start + limit, done)
-    }
-
-    fn step_loop(&mut self, end: Instant, done: impl Fn(&Sim) -> bool) -> bool {
-        loop {
-            self.collect();
-            if done(self) {
-                return true;
-            }
-            let next_packet = self.in_flight.iter().map(|(t, s, _, _)| (*t, *s)).min();
-            let next_timer = self.sides.iter().filter_map(|e| e.next_timeout()).min();
-            let next = match (next_packet.map(|p| p.0), next_timer) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => match a.or(b) {
-                    Some(t) => t,
-                    None => return false,
-                },
-            };
-            if next > end {
-                return false;
-            }
-            self.now = next;
-            if let Some((t, s)) = next_packet.filter(|p| p.0 <= next) {
-                let index = self.in_flight.iter().position(|(a, b, _, _)| (*a, *b) == (t, s)).unwrap();
-                let (_, _, to, bytes) = self.in_flight.remove(index);
-                self.sides[to].receive(self.now, &bytes);
-            } else {
-                for side in &mut self.sides {
-                    side.timeout(self.now);
-                }
-            }
-        }
-    }
+    sim.run_for(limit, done)
 }
 
 fn client_lcp() -> LcpConfig {
@@ -544,7 +500,7 @@ fn client_and_server_converge_over_lossy_reordering_channel() {
         let client = Endpoint::new(client_lcp(), client_ipcp(), seed);
         let server = Endpoint::new(server_lcp(), server_ipcp(), seed.wrapping_mul(7919).wrapping_add(1));
         let mut sim = Sim::new(client, server, seed, 150, 400);
-        let ok = sim.run_until(Duration::from_secs(120), |s| s.sides.iter().all(Endpoint::all_opened));
+        let ok = start_and_run(&mut sim, Duration::from_secs(120), |s| s.sides.iter().all(Endpoint::all_opened));
         let [c, s] = &sim.sides;
         assert!(ok, "seed {seed}: states {:?} / {:?}", (c.lcp.state(), c.ipcp.state(), c.ipv6cp.state()), (s.lcp.state(), s.ipcp.state(), s.ipv6cp.state()));
         let (cl, sl) = (c.lcp.negotiated(), s.lcp.negotiated());
@@ -574,7 +530,7 @@ fn magic_number_rejecting_peer_converges() {
         let client = Endpoint::new(LcpConfig { magic: false, ..client_lcp() }, client_ipcp(), seed);
         let server = Endpoint::new(LcpConfig { magic: false, ..server_lcp() }, server_ipcp(), seed + 1000);
         let mut sim = Sim::new(client, server, seed, 100, 200);
-        assert!(sim.run_until(Duration::from_secs(120), |s| s.sides.iter().all(Endpoint::all_opened)), "seed {seed}");
+        assert!(start_and_run(&mut sim, Duration::from_secs(120), |s| s.sides.iter().all(Endpoint::all_opened)), "seed {seed}");
         assert_eq!(sim.sides[0].lcp.negotiated().local_magic, 0);
     }
 }
@@ -587,15 +543,15 @@ fn silent_peer_is_dropped_after_echo_failures() {
     let client = Endpoint::new(lcp, client_ipcp(), 1);
     let server = Endpoint::new(LcpConfig { echo_interval: None, ..server_lcp() }, server_ipcp(), 2);
     let mut sim = Sim::new(client, server, 9, 0, 0);
-    assert!(sim.run_until(Duration::from_secs(60), |s| s.sides.iter().all(Endpoint::all_opened)));
+    assert!(start_and_run(&mut sim, Duration::from_secs(60), |s| s.sides.iter().all(Endpoint::all_opened)));
     let up_at = sim.sides[0].lcp_up_at.unwrap();
     // Before the deadline echoes are answered: nothing happens.
-    assert!(!sim.step_loop(up_at + Duration::from_secs(100), |s| s.sides[0].link_dead_at.is_some()));
+    assert!(!sim.run_until(up_at + Duration::from_secs(100), |s| s.sides[0].link_dead_at.is_some()));
     assert_eq!(sim.sides[0].lcp.state(), State::Opened);
     // The server goes silent.
     sim.cut[1] = true;
     let silent_from = sim.now;
-    assert!(sim.step_loop(silent_from + Duration::from_secs(100), |s| s.sides[0].link_dead_at.is_some()));
+    assert!(sim.run_until(silent_from + Duration::from_secs(100), |s| s.sides[0].link_dead_at.is_some()));
     let dead_at = sim.sides[0].link_dead_at.unwrap();
     // Echoes go out at up_at + k·interval; the first unanswered one is the
     // first after silence began, and the link is dead `failures` intervals
@@ -614,7 +570,7 @@ fn ipv6cp_protocol_reject_is_reported() {
     let mut server = Endpoint::new(server_lcp(), server_ipcp(), 4);
     server.ipv6 = false;
     let mut sim = Sim::new(client, server, 11, 0, 0);
-    let ok = sim.run_until(Duration::from_secs(30), |s| {
+    let ok = start_and_run(&mut sim, Duration::from_secs(30), |s| {
         let c = &s.sides[0];
         c.ipcp.state() == State::Opened && c.ipv6cp.state() == State::Stopped
     });
