@@ -109,6 +109,20 @@ pub mod msg_type {
     pub const SUBSCRIBE: u16 = 0x000F;
     /// Request: stop sending me events. Empty body.
     pub const UNSUBSCRIBE: u16 = 0x0010;
+    /// Request (propppd): one line per PPP instance. Empty body.
+    pub const LIST_PPP: u16 = 0x0011;
+    /// Request (propppd): one PPP instance in full. Body: `sel`.
+    pub const SHOW_PPP: u16 = 0x0012;
+    /// Request (propppd): create a PPP instance. Body: `str` name, `params`.
+    pub const CREATE_PPP: u16 = 0x0013;
+    /// Request (propppd): end a PPP instance. Body: `sel`.
+    pub const DESTROY_PPP: u16 = 0x0014;
+    /// Channel (owner to propppd): run PPP on the channel whose fd rides
+    /// along (SCM_RIGHTS). Body: u32 reference, `params`.
+    pub const PPP_OPEN: u16 = 0x0015;
+    /// Channel (owner to propppd): the owner's session is gone; end PPP.
+    /// Body: u32 reference, `str` reason.
+    pub const PPP_CLOSE: u16 = 0x0016;
     /// Reply: the request was carried out. Empty body.
     pub const DONE: u16 = 0x8001;
     /// Reply: the request failed. Body: u16 code, `str` message.
@@ -120,6 +134,9 @@ pub mod msg_type {
     /// number, one record. The header carries the `request_id` of the
     /// `SUBSCRIBE` that asked for it.
     pub const EVENT: u16 = 0x8004;
+    /// Channel (propppd to owner): a PPP instance changed state. Body: u32
+    /// reference, one record.
+    pub const PPP_STATUS: u16 = 0x8005;
 }
 
 /// Why bytes are not a valid message, or a message cannot be encoded.
@@ -322,6 +339,39 @@ pub enum Request {
     /// Stops the events sent to the requester's address and closes their
     /// sending socket.
     Unsubscribe,
+    /// propppd: one `ppp` record per PPP instance (summary fields).
+    ListPpp,
+    /// propppd: one `ppp` record in full (by handle or name).
+    ShowPpp(Selector),
+    /// propppd: creates a PPP instance (`propppctl create`); `params` as
+    /// the command line's `KEY=VALUE` words.
+    CreatePpp {
+        /// Instance name.
+        name: String,
+        /// `(key, value)` pairs.
+        params: Vec<(String, String)>,
+    },
+    /// propppd: ends a PPP instance (LCP Terminate-Request, then the owner
+    /// is asked to close the session).
+    DestroyPpp(Selector),
+    /// Channel, owner to propppd: run PPP on the channel fd passed with
+    /// this message (see [`crate::channel`] for the keys of `params`).
+    /// Answered, then and later, by [`Reply::PppStatus`] with the same
+    /// `reference`.
+    PppOpen {
+        /// The owner's name for this channel, unique among its open ones.
+        reference: u32,
+        /// `(key, value)` pairs.
+        params: Vec<(String, String)>,
+    },
+    /// Channel, owner to propppd: the owner's side of the channel is gone
+    /// (CDN, PADT); propppd ends the PPP instance without asking back.
+    PppClose {
+        /// The reference of the `PppOpen`.
+        reference: u32,
+        /// One line for the log.
+        reason: String,
+    },
 }
 
 /// Error classes in an [`Reply::Error`].
@@ -509,6 +559,14 @@ pub enum Reply {
         /// The event: `kind` names it (`SESSION UP`), fields describe it.
         record: Record,
     },
+    /// Channel, propppd to owner: a PPP instance changed state; the
+    /// record's `state` field is `up` or `down` (see [`crate::channel`]).
+    PppStatus {
+        /// The reference of the `PppOpen`.
+        reference: u32,
+        /// The state and what goes with it.
+        record: Record,
+    },
 }
 
 /// Either side of an exchange.
@@ -551,12 +609,19 @@ impl Message {
                 Request::SetTrace { .. } => SET_TRACE,
                 Request::Subscribe { .. } => SUBSCRIBE,
                 Request::Unsubscribe => UNSUBSCRIBE,
+                Request::ListPpp => LIST_PPP,
+                Request::ShowPpp(_) => SHOW_PPP,
+                Request::CreatePpp { .. } => CREATE_PPP,
+                Request::DestroyPpp(_) => DESTROY_PPP,
+                Request::PppOpen { .. } => PPP_OPEN,
+                Request::PppClose { .. } => PPP_CLOSE,
             },
             Body::Reply(r) => match r {
                 Reply::Done => DONE,
                 Reply::Error { .. } => ERROR,
                 Reply::Records { .. } => RECORDS,
                 Reply::Event { .. } => EVENT,
+                Reply::PppStatus { .. } => PPP_STATUS,
             },
         }
     }
@@ -607,8 +672,21 @@ fn encode_request(w: &mut Writer, r: &Request) -> Result<(), IpcError> {
         | Request::ClearStatistics
         | Request::Reload
         | Request::ShowProfiles
-        | Request::Unsubscribe => Ok(()),
-        Request::ShowTunnel(s) | Request::DeleteTunnel(s) => w.sel(Some(s)),
+        | Request::Unsubscribe
+        | Request::ListPpp => Ok(()),
+        Request::ShowTunnel(s) | Request::DeleteTunnel(s) | Request::ShowPpp(s) | Request::DestroyPpp(s) => w.sel(Some(s)),
+        Request::CreatePpp { name, params } => {
+            w.str(name)?;
+            w.params(params)
+        }
+        Request::PppOpen { reference, params } => {
+            w.u32(*reference);
+            w.params(params)
+        }
+        Request::PppClose { reference, reason } => {
+            w.u32(*reference);
+            w.str(reason)
+        }
         Request::ShowSessions(s) => w.sel(s.as_ref()),
         Request::ShowSession { tunnel, session } | Request::DeleteSession { tunnel, session } => {
             w.sel(Some(tunnel))?;
@@ -652,6 +730,10 @@ fn encode_reply(w: &mut Writer, r: &Reply) -> Result<(), IpcError> {
         }
         Reply::Event { seq, record } => {
             w.u64(*seq);
+            encode_record(w, record)
+        }
+        Reply::PppStatus { reference, record } => {
+            w.u32(*reference);
             encode_record(w, record)
         }
     }
@@ -703,6 +785,12 @@ fn decode_body(t: u16, r: &mut Reader) -> Result<Body, IpcError> {
         SET_TRACE => req(Request::SetTrace { tunnel: r.sel_required()?, session: r.sel()?, flags: r.str()? }),
         SUBSCRIBE => req(Request::Subscribe { events: r.u32()?, tunnel: r.sel()? }),
         UNSUBSCRIBE => req(Request::Unsubscribe),
+        LIST_PPP => req(Request::ListPpp),
+        SHOW_PPP => req(Request::ShowPpp(r.sel_required()?)),
+        CREATE_PPP => req(Request::CreatePpp { name: r.str()?, params: r.params()? }),
+        DESTROY_PPP => req(Request::DestroyPpp(r.sel_required()?)),
+        PPP_OPEN => req(Request::PppOpen { reference: r.u32()?, params: r.params()? }),
+        PPP_CLOSE => req(Request::PppClose { reference: r.u32()?, reason: r.str()? }),
         DONE => Ok(Body::Reply(Reply::Done)),
         ERROR => Ok(Body::Reply(Reply::Error { code: ErrorCode::from_u16(r.u16()?), message: r.str()? })),
         RECORDS => {
@@ -715,6 +803,7 @@ fn decode_body(t: u16, r: &mut Reader) -> Result<Body, IpcError> {
             Ok(Body::Reply(Reply::Records { more, records }))
         }
         EVENT => Ok(Body::Reply(Reply::Event { seq: r.u64()?, record: decode_record(r)? })),
+        PPP_STATUS => Ok(Body::Reply(Reply::PppStatus { reference: r.u32()?, record: decode_record(r)? })),
         t => Err(IpcError::UnknownType(t)),
     }
 }
@@ -1478,7 +1567,19 @@ mod tests {
         golden(req(7, Request::Subscribe { events: 0x30, tunnel: None }), 15, &[0, 0, 0, 0x30, 0]);
         golden(req(7, Request::Subscribe { events: 0, tunnel: Some(Selector::Name("a".into())) }), 15, &[0, 0, 0, 0, 2, 0, 1, b'a']);
         golden(req(7, Request::Unsubscribe), 16, &[]);
+        golden(req(7, Request::ListPpp), 0x11, &[]);
+        golden(req(7, Request::ShowPpp(Selector::Id(0x0102))), 0x12, &[1, 0, 0, 1, 2]);
+        golden(req(7, Request::CreatePpp { name: "p".into(), params: kv_pair() }), 0x13, &[&[0, 1, b'p'][..], KV_BYTES].concat());
+        golden(req(7, Request::DestroyPpp(Selector::Name("p".into()))), 0x14, &[2, 0, 1, b'p']);
+        golden(req(7, Request::PppOpen { reference: 0x0A0B_0C0D, params: kv_pair() }), 0x15, &[&[0x0A, 0x0B, 0x0C, 0x0D][..], KV_BYTES].concat());
+        golden(req(7, Request::PppClose { reference: 5, reason: "cdn".into() }), 0x16, &[0, 0, 0, 5, 0, 3, b'c', b'd', b'n']);
     }
+
+    fn kv_pair() -> Vec<(String, String)> {
+        vec![("peer".to_string(), "192.0.2.1".to_string())]
+    }
+
+    const KV_BYTES: &[u8] = &[0, 1, 0, 4, b'p', b'e', b'e', b'r', 0, 9, b'1', b'9', b'2', b'.', b'0', b'.', b'2', b'.', b'1'];
 
     #[test]
     fn replies_golden() {
@@ -1507,6 +1608,13 @@ mod tests {
                 0, 0, 0, 0, 0, 0, 0, 2, 0, 10, b'S', b'E', b'S', b'S', b'I', b'O', b'N', b' ', b'U', b'P', 0, 1, 0, 3, b't', b'i', b'd', 1, 0, 0, 0, 0, 0, 0,
                 0, 5,
             ],
+        );
+        let mut st = Record::new("ppp");
+        st.str("state", "up");
+        golden(
+            rep(0, Reply::PppStatus { reference: 3, record: st }),
+            0x8005,
+            &[0, 0, 0, 3, 0, 3, b'p', b'p', b'p', 0, 1, 0, 5, b's', b't', b'a', b't', b'e', 0, 0, 2, b'u', b'p'],
         );
     }
 

@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod channel;
 pub mod daemon;
 pub mod events;
 pub mod evloop;

@@ -15,3 +15,4 @@ pub mod config;
 pub mod pool;
 pub mod proto;
 pub mod secrets;
+pub mod sys;

@@ -193,8 +193,8 @@ fn main() -> ExitCode {
             print!("{}", render(&records, layout, inv.json));
             ExitCode::SUCCESS
         }
-        Ok(Reply::Event { .. }) => {
-            eprintln!("prol2tp: unexpected event in reply");
+        Ok(Reply::Event { .. } | Reply::PppStatus { .. }) => {
+            eprintln!("prol2tp: unexpected message in reply");
             ExitCode::FAILURE
         }
         Err(e @ (ClientError::Io(_) | ClientError::Timeout)) => not_running(&e),

@@ -157,6 +157,13 @@ impl Daemon {
             Request::SetTrace { tunnel, session, flags } => vec![self.api_set_trace(&tunnel, session.as_ref(), &flags)],
             // Answered in `on_control`, which knows the requester's address.
             Request::Subscribe { .. } | Request::Unsubscribe => vec![error(ErrorCode::BadRequest, "subscribe needs a reply address")],
+            // propppd's requests and the PPP channel's messages.
+            Request::ListPpp
+            | Request::ShowPpp(_)
+            | Request::CreatePpp { .. }
+            | Request::DestroyPpp(_)
+            | Request::PppOpen { .. }
+            | Request::PppClose { .. } => vec![error(ErrorCode::Unsupported, "not a prol2tpd request")],
         }
     }
 
