@@ -6,10 +6,12 @@
 #   make demo         run tests/demo.sh
 #   make lab          run the kernel lab (qemu; tests/lab/README.md)
 #   make install      build, then install into $(DESTDIR)$(PREFIX)  (PREFIX=/usr):
-#                     programs, man pages, the systemd unit, and under
-#                     $(DESTDIR)/etc the example configs, the init script
-#                     and /etc/default/prol2tp (existing config files kept)
-#                     FIRMWARE=1: example configs, init script, defaults file
+#                     programs, man pages, the systemd units, and under
+#                     $(DESTDIR)/etc the example configs (prol2tpd's in
+#                     /etc/prol2tp, propppd.conf in /etc/proppp), the init
+#                     scripts and /etc/default/{prol2tp,proppp} (existing
+#                     config files kept)
+#                     FIRMWARE=1: example configs, init scripts, defaults files
 #                     and hook-script examples go to share/doc/prol2tp/examples
 #                     instead; nothing under /etc, no systemd unit
 #                     NOBUILD=1 RELEASE_DIR=target/debug: install what is built
@@ -43,6 +45,8 @@ OPT_SBIN_PROGS := propppd proacd
 OPT_BIN_PROGS := propppctl propppwatch proac_manage proac_info
 MAN_SECTIONS := 1 5 7 8
 UNIT_DIR := $(PREFIX)/lib/systemd/system
+# Services: conf/NAME.{service,init,default}.
+SERVICES := prol2tp proppp
 DOC_EXAMPLES := $(PREFIX)/share/doc/prol2tp/examples
 
 # Test tools: "command:debian-package". Checked with command -v (sbin included).
@@ -137,8 +141,10 @@ install: $(if $(NOBUILD),,all)
 	        [ -f "$$c" ] || continue; \
 	        $(call install_file,0644,$$c,$(DESTDIR)$(DOC_EXAMPLES)/$${c##*/}); \
 	    done; \
-	    $(call install_file,0644,conf/prol2tp.init,$(DESTDIR)$(DOC_EXAMPLES)/prol2tp.init); \
-	    $(call install_file,0644,conf/prol2tp.default,$(DESTDIR)$(DOC_EXAMPLES)/prol2tp.default); \
+	    for s in $(SERVICES); do \
+	        $(call install_file,0644,conf/$$s.init,$(DESTDIR)$(DOC_EXAMPLES)/$$s.init); \
+	        $(call install_file,0644,conf/$$s.default,$(DESTDIR)$(DOC_EXAMPLES)/$$s.default); \
+	    done; \
 	    for h in conf/hooks/*; do \
 	        [ -f "$$h" ] || continue; \
 	        $(call install_file,0644,$$h,$(DESTDIR)$(DOC_EXAMPLES)/hooks/$${h##*/}); \
@@ -146,15 +152,21 @@ install: $(if $(NOBUILD),,all)
 	else \
 	    for c in conf/*.conf; do \
 	        [ -f "$$c" ] || continue; \
-	        $(call install_file,0644,$$c,$(DESTDIR)/etc/prol2tp/$${c##*/},keep); \
+	        case "$${c##*/}" in \
+	            propppd*) etc=proppp ;; \
+	            *) etc=prol2tp ;; \
+	        esac; \
+	        $(call install_file,0644,$$c,$(DESTDIR)/etc/$$etc/$${c##*/},keep); \
 	    done; \
 	    for h in conf/hooks/*; do \
 	        [ -f "$$h" ] || continue; \
 	        $(call install_file,0644,$$h,$(DESTDIR)/etc/prol2tp/$${h##*/},keep); \
 	    done; \
-	    $(call install_file,0755,conf/prol2tp.init,$(DESTDIR)/etc/init.d/prol2tp); \
-	    $(call install_file,0644,conf/prol2tp.default,$(DESTDIR)/etc/default/prol2tp,keep); \
-	    $(call install_file,0644,conf/prol2tp.service,$(DESTDIR)$(UNIT_DIR)/prol2tp.service); \
+	    for s in $(SERVICES); do \
+	        $(call install_file,0755,conf/$$s.init,$(DESTDIR)/etc/init.d/$$s); \
+	        $(call install_file,0644,conf/$$s.default,$(DESTDIR)/etc/default/$$s,keep); \
+	        $(call install_file,0644,conf/$$s.service,$(DESTDIR)$(UNIT_DIR)/$$s.service); \
+	    done; \
 	fi
 
 # Leaves /etc alone: configuration, defaults and hook scripts may have been
@@ -165,7 +177,7 @@ uninstall:
 	@for s in $(MAN_SECTIONS); do \
 	    for m in man/*.$$s; do rm -fv $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; done; \
 	done
-	@rm -fv $(DESTDIR)$(UNIT_DIR)/prol2tp.service
+	@for s in $(SERVICES); do rm -fv $(DESTDIR)$(UNIT_DIR)/$$s.service; done
 	@rm -rfv $(DESTDIR)$(PREFIX)/share/doc/prol2tp
 
 # Setup rate and resident memory of a release prol2tpd LNS against the

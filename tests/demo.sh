@@ -1,14 +1,18 @@
 #!/bin/bash
 # The suite's demonstration (`make demo`): two network namespaces joined by a
-# veth pair, prol2tpd as LNS in one and as LAC in the other. The LAC opens
-#   - an L2TPv2 tunnel over UDP/IPv4 with a PPP session, and
+# veth pair, prol2tpd + propppd as LNS in one and as LAC in the other. The
+# LAC opens
+#   - an L2TPv2 tunnel over UDP/IPv4 with a PPP session: the LAC's propppd
+#     authenticates with CHAP, the LNS's gives it an address from its pool,
+#     and
 #   - an L2TPv3 tunnel over IP (protocol 115)/IPv6 with an Ethernet
 #     pseudowire session with cookies,
 # both with tunnel authentication (challenge / message digest) and hidden AVPs.
-# It shows them established (logs and `prol2tp show`), pings across the
-# Ethernet pseudowire (kernel data plane where the modules exist, userspace
-# TAP devices otherwise; it says which), then tears everything down and shows
-# the StopCCN reached the LNS. Needs root (network namespaces). Addresses are
+# It shows them established (logs, `prol2tp show`, `propppctl list`), pings
+# across the PPP link and across the Ethernet pseudowire (kernel data plane
+# where the modules exist, userspace TUN/TAP devices otherwise; it says
+# which), then tears everything down and shows the StopCCN reached the LNS
+# and the PPP instances ended. Needs root (network namespaces). Addresses are
 # documentation ranges only; nothing leaves this machine.
 set -euo pipefail
 
@@ -20,8 +24,8 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-echo "== building prol2tpd (release)"
-cargo build --release -q -p prol2tpd
+echo "== building prol2tpd and propppd (release)"
+cargo build --release -q -p prol2tpd -p propppd
 bin="$top/target/release"
 
 tag="demo$$"
@@ -30,10 +34,14 @@ lac="${tag}lac"
 dir=$(mktemp -d "/tmp/prol2tp-${tag}.XXXX")
 lns_pid=""
 lac_pid=""
+lns_ppp_pid=""
+lac_ppp_pid=""
 
 cleanup() {
     [ -n "$lac_pid" ] && kill -TERM "$lac_pid" 2>/dev/null || true
     [ -n "$lns_pid" ] && kill -TERM "$lns_pid" 2>/dev/null || true
+    [ -n "$lac_ppp_pid" ] && kill -TERM "$lac_ppp_pid" 2>/dev/null || true
+    [ -n "$lns_ppp_pid" ] && kill -TERM "$lns_ppp_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     ip netns del "$lns" 2>/dev/null || true
     ip netns del "$lac" 2>/dev/null || true
@@ -73,6 +81,7 @@ cat > "$dir/lns.conf" <<'EOF'
 [system]
 dataplane = auto
 host_name = lns.example
+propppd_socket = @DIR@/lns-ppp.chan
 
 [tunnel_profile "lns"]
 secret = demo-secret
@@ -105,6 +114,12 @@ cat > "$dir/lac.conf" <<'EOF'
 [system]
 dataplane = auto
 host_name = lac.example
+propppd_socket = @DIR@/lac-ppp.chan
+
+# PPP sessions use propppd's profile of the same name.
+[ppp_profile "dsl"]
+mtu = 1400
+mru = 1400
 
 [tunnel "v2"]
 peer = 192.0.2.1
@@ -114,6 +129,7 @@ hide_avps = yes
 
 [session "v2/ppp0"]
 pseudowire = ppp
+ppp_profile = dsl
 
 [tunnel "v3"]
 peer = [2001:db8::1]
@@ -129,10 +145,53 @@ cookie = 0x1a2b3c4d
 peer_cookie = 0x5e6f7a8b
 EOF
 
+sed -i "s|@DIR@|$dir|" "$dir/lns.conf" "$dir/lac.conf"
+
+# propppd: the LNS authenticates with CHAP and gives addresses from a pool;
+# the LAC's profile "dsl" (the name prol2tpd's ppp_profile gives) logs in.
+echo '"alice@example.net" * wonderland *' > "$dir/chap-secrets"
+chmod 600 "$dir/chap-secrets"
+cat > "$dir/lns-ppp.conf" <<PPP
+[system]
+control_socket = $dir/lns-ppp.ctl
+channel_socket = $dir/lns-ppp.chan
+pid_file = $dir/lns-ppp.pid
+
+[pool "subscribers"]
+range = 198.51.100.10-198.51.100.250
+
+[profile "default"]
+auth = chap
+local_ip = 198.51.100.1
+pool = subscribers
+dns = 192.0.2.53
+ipv6 = no
+chap_secrets = $dir/chap-secrets
+PPP
+cat > "$dir/lac-ppp.conf" <<PPP
+[system]
+control_socket = $dir/lac-ppp.ctl
+channel_socket = $dir/lac-ppp.chan
+pid_file = $dir/lac-ppp.pid
+
+[profile "dsl"]
+auth = none
+user_name = alice@example.net
+password = wonderland
+ipv6 = no
+PPP
+
 for role in lns lac; do
     echo "== $role config check: $("$bin/prol2tpd" -n -c "$dir/$role.conf" | tail -n 1)"
+    echo "== $role-ppp config check: $("$bin/propppd" -n -c "$dir/$role-ppp.conf" 2>&1 | tail -n 1)"
 done
 
+ip netns exec "$lns" "$bin/propppd" -f -c "$dir/lns-ppp.conf" > "$dir/lns-ppp.log" 2>&1 &
+lns_ppp_pid=$!
+ip netns exec "$lac" "$bin/propppd" -f -c "$dir/lac-ppp.conf" > "$dir/lac-ppp.log" 2>&1 &
+lac_ppp_pid=$!
+wait_for "$dir/lns-ppp.log" "start version" 1 10
+wait_for "$dir/lac-ppp.log" "start version" 1 10
 PROL2TP_CONTROL="$dir/lns.ctl" ip netns exec "$lns" "$bin/prol2tpd" -f -c "$dir/lns.conf" > "$dir/lns.log" 2>&1 &
 lns_pid=$!
 wait_for "$dir/lns.log" "start version" 1 10
@@ -154,6 +213,19 @@ ip netns exec "$lns" env PROL2TP_CONTROL="$dir/lns.ctl" "$bin/prol2tp" show tunn
 ip netns exec "$lns" env PROL2TP_CONTROL="$dir/lns.ctl" "$bin/prol2tp" show sessions | sed 's/^/   /'
 
 plane=$(grep -o 'dataplane requested=[a-z]* using=[a-z]*' "$dir/lac.log" | head -n 1)
+echo "== PPP over the L2TPv2 session ($plane): LCP, CHAP, IPCP"
+for i in $(seq 1 100); do
+    ip -n "$lac" -4 -o addr show | grep -q "inet 198.51.100.10 peer 198.51.100.1/32" && break
+    sleep 0.1
+done
+echo "-- propppctl list (LNS, then LAC):"
+ip netns exec "$lns" "$bin/propppctl" -s "$dir/lns-ppp.ctl" list | sed 's/^/   /'
+ip netns exec "$lac" "$bin/propppctl" -s "$dir/lac-ppp.ctl" list | sed 's/^/   /'
+echo "-- the LAC's PPP interface:"
+ip -n "$lac" -4 -o addr show | grep peer | sed 's/^/   /'
+ip netns exec "$lac" ping -c 3 -i 0.2 -W 2 198.51.100.1 | sed 's/^/   /'
+ip netns exec "$lns" ping -c 3 -i 0.2 -W 2 198.51.100.10 | sed 's/^/   /'
+
 echo "== traffic across the L2TPv3 Ethernet pseudowire ($plane)"
 wait_for "$dir/lac.log" "session up" 2 5
 for i in $(seq 1 50); do
@@ -175,4 +247,11 @@ grep -E "tunnel (down|deleted)|session down" "$dir/lns.log" | sed 's/^/   /'
 kill -TERM "$lns_pid"
 wait "$lns_pid" || true
 lns_pid=""
-echo "== demo complete: both tunnels and sessions came up, Ethernet frames crossed the L2TPv3 pseudowire ($plane), and everything was torn down cleanly"
+echo "-- propppctl list after the teardown (LNS, then LAC; no instance left):"
+ip netns exec "$lns" "$bin/propppctl" -s "$dir/lns-ppp.ctl" list | sed 's/^/   /'
+ip netns exec "$lac" "$bin/propppctl" -s "$dir/lac-ppp.ctl" list | sed 's/^/   /'
+kill -TERM "$lns_ppp_pid" "$lac_ppp_pid"
+wait "$lns_ppp_pid" "$lac_ppp_pid" || true
+lns_ppp_pid=""
+lac_ppp_pid=""
+echo "== demo complete: both tunnels and sessions came up, PPP (CHAP, IPCP) and IP crossed the L2TPv2 session, Ethernet frames crossed the L2TPv3 pseudowire ($plane), and everything was torn down cleanly"

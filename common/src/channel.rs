@@ -38,8 +38,8 @@
 //! Fields of a status record ([`status_key`]): `state`; with `up`: `ifname`,
 //! `unit` (kernel PPP unit, absent on TUN), `user` (the authenticated peer
 //! name, or ours as client), `local_ip`, `peer_ip` (dotted quads; absent
-//! when IPCP is not up), `local_id`, `peer_id` (IPv6CP interface
-//! identifiers, `0x…`, absent when IPv6CP is not up); with `down`: `reason`
+//! when IPCP is not up), `ipv6_local_id`, `ipv6_peer_id` (IPv6CP interface
+//! identifiers, `0x` and 16 hex digits, absent when IPv6CP is not up); with `down`: `reason`
 //! (one line) and `reason_code` (pppd's exit status for it).
 //!
 //! Sockets are non-blocking; a record that does not fit in the send buffer
@@ -131,9 +131,9 @@ pub mod status_key {
     /// The peer's IPv4 address (`up`, when IPCP is up).
     pub const PEER_IP: &str = "peer_ip";
     /// Our IPv6 interface identifier, `0x…` (`up`, when IPv6CP is up).
-    pub const LOCAL_ID: &str = "local_id";
+    pub const IPV6_LOCAL_ID: &str = "ipv6_local_id";
     /// The peer's IPv6 interface identifier (`up`, when IPv6CP is up).
-    pub const PEER_ID: &str = "peer_id";
+    pub const IPV6_PEER_ID: &str = "ipv6_peer_id";
     /// Why it went down, one line (`down`).
     pub const REASON: &str = "reason";
     /// pppd's exit status for the reason (`down`).

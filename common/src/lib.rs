@@ -6,17 +6,20 @@
 //! files ([`daemon`]), logging to syslog or the terminal with per-instance
 //! trace masks ([`log`], [`trace`](mod@trace)), INI configuration with `file:line`
 //! errors ([`ini`]), the IPC message set daemons and CLIs speak over unix
-//! datagram sockets ([`ipc`]) and a small seeded random source ([`rng`]).
+//! datagram sockets ([`ipc`]), what the command-line tools share ([`cli`])
+//! and a small seeded random source ([`rng`]).
 
 #![warn(missing_docs)]
 
 pub mod channel;
+pub mod cli;
 pub mod daemon;
 pub mod events;
 pub mod evloop;
 pub mod ini;
 pub mod ipc;
 pub mod log;
+pub mod netlink;
 pub mod rng;
 pub mod scripts;
 pub mod signal;

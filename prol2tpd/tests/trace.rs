@@ -15,7 +15,6 @@
 //!   other's, until `prol2tp trace tunnel ID all` turns the other's on.
 
 #[path = "sim/harness.rs"]
-#[allow(dead_code)]
 mod harness;
 mod support;
 

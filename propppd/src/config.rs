@@ -4,8 +4,9 @@
 //! with three section kinds:
 //!
 //! - `[system]`: log levels per category (`log_event`, `log_main`,
-//!   `log_mgmt`, `log_ppp`, or `log_level` for all four) and the control
-//!   socket path;
+//!   `log_mgmt`, `log_ppp`, or `log_level` for all four), the control and
+//!   channel socket paths, the pid file, the limits on instances and
+//!   channel owners, and the data plane (`auto` or `null`);
 //! - `[profile "NAME"]`: how a PPP session is run — authentication methods
 //!   in the order offered, MRU, LCP echo keepalive, address pool, DNS
 //!   servers (RFC 1877), timeouts, IPv6CP on or off, the client's user name
@@ -28,7 +29,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use common::ini::ConfigError;
-use common::ini::{parse_bool, parse_duration, parse_nonempty, parse_u16_range, parse_u32_range, value_error, DurationUnit, IniEntry, IniFile, IniSection};
+use common::ini::{
+    parse_bool, parse_choice, parse_duration, parse_nonempty, parse_u16_range, parse_u32_range, value_error, DurationUnit, IniEntry, IniFile, IniSection,
+};
 pub use common::log::Level;
 
 use crate::pool::{Ipv4Range, PoolSet};
@@ -39,6 +42,29 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/proppp/propppd.conf";
 
 /// Default path of the control socket.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/proppp/propppd.ctl";
+
+/// Default path of the channel socket channel owners connect to.
+pub const DEFAULT_CHANNEL_SOCKET: &str = common::channel::DEFAULT_CHANNEL_SOCKET;
+
+/// Default path of the pid file written when the daemon detaches.
+pub const DEFAULT_PID_FILE: &str = "/run/propppd.pid";
+
+/// Default and largest `max_sessions`.
+pub const MAX_SESSIONS: (u32, u32) = (10_000, 1_000_000);
+
+/// Default and largest `max_owners`.
+pub const MAX_OWNERS: (u32, u32) = (16, 1024);
+
+/// Where the IP packets of PPP sessions go (`[system] dataplane`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dataplane {
+    /// Kernel channels (PPPoX sockets) get a `/dev/ppp` unit, framed
+    /// channels a TUN device (`auto`, the default).
+    Auto,
+    /// No interface at all: IP packets are counted and dropped (`null`,
+    /// for tests and benchmarks).
+    Null,
+}
 
 /// The name of the built-in profile.
 pub const DEFAULT_PROFILE: &str = "default";
@@ -99,6 +125,18 @@ pub struct SystemConfig {
     pub log_ppp: Level,
     /// Path of the control socket (default [`DEFAULT_CONTROL_SOCKET`]).
     pub control_socket: PathBuf,
+    /// Path of the channel socket (default [`DEFAULT_CHANNEL_SOCKET`]).
+    pub channel_socket: PathBuf,
+    /// Pid file written when the daemon detaches (default
+    /// [`DEFAULT_PID_FILE`]).
+    pub pid_file: PathBuf,
+    /// Most PPP instances at once, 1..=1,000,000 (default 10,000); a
+    /// `PppOpen` beyond it is answered `down` at once.
+    pub max_sessions: u32,
+    /// Most channel owners connected at once, 1..=1024 (default 16).
+    pub max_owners: u32,
+    /// The data plane (default [`Dataplane::Auto`]).
+    pub dataplane: Dataplane,
 }
 
 impl Default for SystemConfig {
@@ -109,6 +147,11 @@ impl Default for SystemConfig {
             log_mgmt: Level::Info,
             log_ppp: Level::Info,
             control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            channel_socket: PathBuf::from(DEFAULT_CHANNEL_SOCKET),
+            pid_file: PathBuf::from(DEFAULT_PID_FILE),
+            max_sessions: MAX_SESSIONS.0,
+            max_owners: MAX_OWNERS.0,
+            dataplane: Dataplane::Auto,
         }
     }
 }
@@ -328,6 +371,11 @@ fn apply_system(path: &Path, s: &IniSection, sys: &mut SystemConfig) -> Result<(
             "log_mgmt" => sys.log_mgmt = parse_level(path, e)?,
             "log_ppp" => sys.log_ppp = parse_level(path, e)?,
             "control_socket" => sys.control_socket = parse_abs_path(path, e)?,
+            "channel_socket" => sys.channel_socket = parse_abs_path(path, e)?,
+            "pid_file" => sys.pid_file = parse_abs_path(path, e)?,
+            "max_sessions" => sys.max_sessions = parse_u32_range(path, e, 1, MAX_SESSIONS.1)?,
+            "max_owners" => sys.max_owners = parse_u32_range(path, e, 1, MAX_OWNERS.1)?,
+            "dataplane" => sys.dataplane = parse_choice(path, e, &[("auto", Dataplane::Auto), ("null", Dataplane::Null)])?,
             _ => return Err(unknown_key(path, s, e)),
         }
     }
@@ -531,6 +579,13 @@ mod tests {
         );
         assert_eq!(err("[system]\nlog_level = x\n").0, Some(2));
         assert_eq!(err("[system]\ncontrol_socket = rel.ctl\n").0, Some(2));
+        let c = load("[system]\nchannel_socket = /tmp/c.chan\npid_file = /tmp/p.pid\nmax_sessions = 5\nmax_owners = 2\ndataplane = null\n");
+        assert_eq!((c.system.channel_socket.as_path(), c.system.pid_file.as_path()), (Path::new("/tmp/c.chan"), Path::new("/tmp/p.pid")));
+        assert_eq!((c.system.max_sessions, c.system.max_owners, c.system.dataplane), (5, 2, Dataplane::Null));
+        assert_eq!(err("[system]\nmax_sessions = 0\n").0, Some(2));
+        assert_eq!(err("[system]\nmax_owners = 1025\n").0, Some(2));
+        assert_eq!(err("[system]\ndataplane = kernel\n").0, Some(2));
+        assert_eq!(err("[system]\nchannel_socket = x\n").0, Some(2));
         assert_eq!(err("[system]\nlog_foo = info\n"), (Some(2), "unknown parameter `log_foo` in [system]".into()));
     }
 

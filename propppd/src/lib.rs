@@ -9,9 +9,13 @@
 //! - [`secrets`] reads pppd's `chap-secrets` / `pap-secrets` files.
 //! - [`pool`] hands out IPv4 addresses from named pools.
 //! - [`config`] reads `propppd.conf`.
+//! - [`daemon`] is the `propppd` process around them.
+//! - [`cli`] is what `propppctl` and `propppwatch` share.
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod pool;
 pub mod proto;
 pub mod secrets;

@@ -163,6 +163,19 @@ lab_need_prol2tpd() {
     [ -x "$CLI" ] || lab_fail "no prol2tp binary at $CLI (cargo build first)"
 }
 
+# lab_need_propppd: sets PPPD_BIN (propppd: $PROPPPD, else the repository's
+# debug build), PPPCTL (propppctl) and PPPWATCH (propppwatch) and fails the
+# scenario when one is missing.
+lab_need_propppd() {
+    PPPD_BIN=${PROPPPD:-$LAB_REPO/target/debug/propppd}
+    PPPCTL=$LAB_REPO/target/debug/propppctl
+    PPPWATCH=$LAB_REPO/target/debug/propppwatch
+    local b
+    for b in "$PPPD_BIN" "$PPPCTL" "$PPPWATCH"; do
+        [ -x "$b" ] || lab_fail "no binary at $b (cargo build first)"
+    done
+}
+
 # lab_keep_files DIR GLOB...: at exit, copies DIR's files matching the globs
 # to $LAB_OUT (the host's run directory) and, unless the scenario set
 # LAB_PASSED=1, prints the last 40 lines of each DIR/*.log on the console.

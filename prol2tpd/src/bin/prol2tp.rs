@@ -11,7 +11,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::ipc::{Client, ClientError, Record, Reply, Request, Selector, Value};
+use common::cli::{self, getopts, pad, parse_pairs, Answer, Column, Parsed, Tool};
+use common::ipc::{Record, Request, Selector, Value};
 use prol2tp::daemon::control;
 
 const USAGE: &str = "Usage: prol2tp [-j] [-t SECONDS] COMMAND
@@ -34,8 +35,7 @@ Commands:
 KEY=VALUE: the parameters of a [tunnel \"NAME\"] or [session \"TUNNEL/NAME\"]
 section of prol2tpd.conf(5); FLAGS: as trace_flags (all, none, protocol,fsm, 0x3)";
 
-/// Default time to wait for the daemon's reply.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+const TOOL: Tool = Tool { name: "prol2tp", daemon: "prol2tpd", usage: USAGE };
 
 /// What the user asked for.
 #[derive(Debug, PartialEq)]
@@ -45,15 +45,7 @@ struct Invocation {
     timeout: Duration,
 }
 
-/// Outcome of parsing the command line.
-#[derive(Debug, PartialEq)]
-enum Parsed {
-    Run(Invocation),
-    /// Print this and exit 0 (`-h`, `-v`).
-    Print(String),
-}
-
-fn parse_args(args: &[String]) -> Result<Parsed, String> {
+fn parse_args(args: &[String]) -> Result<Parsed<Invocation>, String> {
     let mut o = getopts::Options::new();
     o.optflag("j", "", "print JSON");
     o.optopt("t", "", "seconds to wait for the reply (default 5)", "SECONDS");
@@ -65,16 +57,11 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
         return Ok(Parsed::Print(o.usage(USAGE)));
     }
     if m.opt_present("v") {
-        return Ok(Parsed::Print(format!("prol2tp {}", env!("CARGO_PKG_VERSION"))));
+        return Ok(Parsed::Print(TOOL.version(env!("CARGO_PKG_VERSION"))));
     }
     let timeout = match m.opt_str("t") {
-        Some(s) => s
-            .parse::<u64>()
-            .ok()
-            .filter(|t| (1..=3600).contains(t))
-            .map(Duration::from_secs)
-            .ok_or(format!("-t: '{s}' is not a number of seconds (1..3600)"))?,
-        None => DEFAULT_TIMEOUT,
+        Some(s) => cli::parse_seconds("-t", &s)?,
+        None => cli::DEFAULT_TIMEOUT,
     };
     let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
     let request = parse_command(&words)?;
@@ -103,25 +90,6 @@ fn parse_command(words: &[&str]) -> Result<Request, String> {
         [] => return Err("no command given".into()),
         _ => return Err(format!("unknown command '{}'", words.join(" "))),
     })
-}
-
-/// `KEY=VALUE` words as `(key, value)` pairs; the value may be empty (it
-/// unsets, as an empty value in the file does). Errors: a word without
-/// `=` or with an empty or blank-holding key, a key given twice. Which
-/// keys exist and what values they take is the daemon's to check.
-fn parse_pairs(words: &[&str]) -> Result<Vec<(String, String)>, String> {
-    let mut out: Vec<(String, String)> = Vec::with_capacity(words.len());
-    for w in words {
-        let (key, value) = w
-            .split_once('=')
-            .filter(|(k, _)| !k.is_empty() && !k.chars().any(char::is_whitespace))
-            .ok_or_else(|| format!("malformed parameter '{w}': expected KEY=VALUE"))?;
-        if out.iter().any(|(k, _)| k == key) {
-            return Err(format!("parameter '{key}' given twice"));
-        }
-        out.push((key.to_string(), value.to_string()));
-    }
-    Ok(out)
 }
 
 /// How a reply is printed.
@@ -163,45 +131,26 @@ fn main() -> ExitCode {
             println!("{s}");
             return ExitCode::SUCCESS;
         }
-        Err(e) => {
-            eprintln!("prol2tp: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return TOOL.usage_error(&e),
     };
     let path = control::control_path();
-    let not_running = |e: &dyn std::fmt::Display| {
-        eprintln!("prol2tp: prol2tpd is not running or not reachable at {}: {e}", path.display());
-        ExitCode::from(3)
-    };
-    let mut client = match Client::connect(&path) {
+    let mut client = match TOOL.connect(&path) {
         Ok(c) => c,
-        Err(e) => return not_running(&e),
+        Err(code) => return code,
     };
     let layout = Layout::of(&inv.request);
-    match client.call(inv.request, inv.timeout) {
-        Ok(Reply::Done) => {
+    match TOOL.call(&mut client, &path, inv.request, inv.timeout) {
+        Ok(Answer::Done) => {
             if inv.json {
                 println!("{{\"ok\":true}}");
             }
             ExitCode::SUCCESS
         }
-        Ok(Reply::Error { message, .. }) => {
-            eprintln!("prol2tp: {message}");
-            ExitCode::FAILURE
-        }
-        Ok(Reply::Records { records, .. }) => {
+        Ok(Answer::Records(records)) => {
             print!("{}", render(&records, layout, inv.json));
             ExitCode::SUCCESS
         }
-        Ok(Reply::Event { .. } | Reply::PppStatus { .. }) => {
-            eprintln!("prol2tp: unexpected message in reply");
-            ExitCode::FAILURE
-        }
-        Err(e @ (ClientError::Io(_) | ClientError::Timeout)) => not_running(&e),
-        Err(e) => {
-            eprintln!("prol2tp: {e}");
-            ExitCode::FAILURE
-        }
+        Err(code) => code,
     }
 }
 
@@ -215,21 +164,22 @@ enum ListKind {
 /// The reply's records as the text or JSON printed on stdout.
 fn render(records: &[Record], layout: Layout, json: bool) -> String {
     if json {
-        let objs: Vec<String> = records.iter().map(Record::to_json).collect();
-        return match (layout.is_list(), objs.as_slice()) {
-            (false, [one]) => format!("{one}\n"),
-            _ => format!("[{}]\n", objs.join(",")),
-        };
+        return cli::render_json(records, layout.is_list());
     }
     match layout {
-        Layout::Table(ListKind::Tunnels) => render_table(records, TUNNEL_COLUMNS),
-        Layout::Table(ListKind::Sessions) => render_table(records, SESSION_COLUMNS),
+        Layout::Table(ListKind::Tunnels) => cli::render_table(records, TUNNEL_COLUMNS, uptime_cell),
+        Layout::Table(ListKind::Sessions) => cli::render_table(records, SESSION_COLUMNS, uptime_cell),
         Layout::Profiles => render_profiles(records),
         Layout::NewId(key) => records.iter().filter_map(|r| r.get(key)).map(|v| format!("{v}\n")).collect(),
-        Layout::Object => {
-            let blocks: Vec<String> = records.iter().map(render_object).collect();
-            blocks.join("\n")
-        }
+        Layout::Object => cli::render_objects(records),
+    }
+}
+
+/// `uptime` cells as `H:MM:SS`.
+fn uptime_cell(key: &str, v: &Value) -> Option<String> {
+    match (key, v) {
+        ("uptime", Value::U64(s)) => Some(cli::duration(*s)),
+        _ => None,
     }
 }
 
@@ -265,9 +215,6 @@ fn render_profiles(records: &[Record]) -> String {
     out
 }
 
-/// A list column: heading, record key, width (negative: left-aligned).
-type Column = (&'static str, &'static str, i32);
-
 const TUNNEL_COLUMNS: &[Column] = &[
     ("TUNNEL", "tunnel_id", 10),
     ("NAME", "name", -16),
@@ -289,65 +236,6 @@ const SESSION_COLUMNS: &[Column] = &[
     ("PW", "pseudowire", -6),
 ];
 
-/// One line per record; `*` in the first column marks objects the peer
-/// created (`network_created`).
-fn render_table(records: &[Record], cols: &[Column]) -> String {
-    let mut out = String::new();
-    let heads: Vec<String> = cols.iter().map(|(h, _, w)| pad(h, *w)).collect();
-    out.push_str(&format!("  {}\n", heads.join(" ").trim_end()));
-    for r in records {
-        let mark = if matches!(r.get("network_created"), Some(Value::Bool(true))) { '*' } else { ' ' };
-        let cells: Vec<String> = cols
-            .iter()
-            .map(|(_, key, w)| {
-                let v = match (key, r.get(key)) {
-                    (&"uptime", Some(Value::U64(s))) => duration(*s),
-                    (&"name", Some(Value::Str(s))) if s.is_empty() => "-".to_string(),
-                    (_, Some(v)) => v.to_string(),
-                    (_, None) => "-".to_string(),
-                };
-                pad(&v, *w)
-            })
-            .collect();
-        out.push_str(&format!("{mark} {}\n", cells.join(" ").trim_end()));
-    }
-    out
-}
-
-/// `key: value` lines; empty strings print as `-`.
-fn render_object(r: &Record) -> String {
-    let width = r.fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for (k, v) in &r.fields {
-        let v = match v {
-            Value::Str(s) if s.is_empty() => "-".to_string(),
-            v => v.to_string(),
-        };
-        out.push_str(&format!("{:<w$} {v}\n", format!("{k}:"), w = width + 1));
-    }
-    out
-}
-
-fn pad(s: &str, w: i32) -> String {
-    let n = w.unsigned_abs() as usize;
-    if w < 0 {
-        format!("{s:<n$}")
-    } else {
-        format!("{s:>n$}")
-    }
-}
-
-/// Seconds as `H:MM:SS`, with `Nd ` in front past a day.
-fn duration(secs: u64) -> String {
-    let (d, rem) = (secs / 86_400, secs % 86_400);
-    let hms = format!("{}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60);
-    if d > 0 {
-        format!("{d}d {hms}")
-    } else {
-        hms
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +243,8 @@ mod tests {
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
     }
+
+    use common::cli::duration;
 
     fn req(s: &str) -> Request {
         match parse_args(&args(s)).unwrap() {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use common::log::{self, Level, Target};
 use common::trace::TraceFlags;
-use prol2tp::daemon::{self, Daemon, Options};
+use prol2tp::daemon::{self, ppp, proppp, Daemon, Options};
 
 const USAGE: &str = "Usage: prol2tpd [-f] [-D] [-d debugmask] [-L log-facility] [-p plugin] [-u udp-port] [-c config-file] [-n] [-h] [-v]";
 
@@ -15,7 +15,7 @@ fn parse_args(args: &[String]) -> Result<(Options, bool), String> {
     o.optflag("D", "", "all trace on for new tunnels and sessions");
     o.optopt("d", "", "system trace mask (number or list)", "MASK");
     o.optopt("L", "", "syslog facility: daemon, local0..local7", "FACILITY");
-    o.optmulti("p", "", "plugin to load", "PLUGIN");
+    o.optmulti("p", "", "PPP side: propppd (default) or ppp_unix", "PLUGIN");
     o.optopt("u", "", "UDP port (default 1701)", "PORT");
     o.optopt("c", "", "configuration file", "FILE");
     o.optflag("n", "", "check the configuration file and exit");
@@ -38,11 +38,18 @@ fn parse_args(args: &[String]) -> Result<(Options, bool), String> {
     if let Some(f) = m.opt_str("L") {
         log::parse_facility(&f).map_err(|e| format!("-L: {e}"))?;
     }
+    let mut sides: Vec<String> = Vec::new();
     for p in m.opt_strs("p") {
-        let name = p.rsplit('/').next().unwrap_or(&p).trim_end_matches(".so");
-        if name != "ppp_unix" {
-            return Err(format!("-p: unknown plugin '{p}' (known: ppp_unix)"));
+        let name = proppp::plugin_name(&p);
+        if name != proppp::PLUGIN && name != ppp::PLUGIN {
+            return Err(format!("-p: unknown plugin '{p}' (known: {}, {})", proppp::PLUGIN, ppp::PLUGIN));
         }
+        if !sides.iter().any(|s: &String| s == name) {
+            sides.push(name.to_string());
+        }
+    }
+    if sides.len() > 1 {
+        return Err(format!("-p: {} and {} are alternative PPP sides; name one", proppp::PLUGIN, ppp::PLUGIN));
     }
     let opts = Options {
         config_path: PathBuf::from(m.opt_str("c").unwrap_or_else(|| daemon::DEFAULT_CONFIG.to_string())),

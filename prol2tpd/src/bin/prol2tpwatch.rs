@@ -2,7 +2,7 @@
 //! happen, one line each (see `prol2tpwatch(1)`).
 //!
 //! It subscribes on the daemon's control socket (`$PROL2TP_CONTROL` or
-//! [`control::DEFAULT_CONTROL`], like `prol2tp`) with [`Client::subscribe`]:
+//! [`control::DEFAULT_CONTROL`], like `prol2tp`) through [`cli::watch`]:
 //! events come on an event socket of their own, connected to a sender the
 //! daemon made for this watcher, so none is lost while the watcher keeps
 //! reading, and one that falls behind only loses its own (counted by the
@@ -12,7 +12,7 @@
 //! stderr.
 //!
 //! Whenever no event is waiting it checks that its sender still exists
-//! ([`Client::subscription_alive`]), and every two seconds that the daemon
+//! (`Client::subscription_alive`), and every two seconds that the daemon
 //! answers `show system`. When either fails (the daemon exited or
 //! restarted) it prints what was still queued, subscribes again (retrying
 //! for up to six seconds) and says `prol2tpd restarted; N events may be
@@ -21,13 +21,10 @@
 //! unsubscribing), 1 the daemon refused the subscription, 2 usage error, 3
 //! the daemon is not running, or stayed unreachable after it went away.
 
-use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
-use common::ipc::{json_string, Client, ClientError, Record, Request, Selector, Subscription, Value};
+use common::cli::{self, getopts, Parsed, Tool, WatchOptions};
+use common::ipc::{Record, Selector};
 use prol2tp::daemon::control;
 use prol2tp::daemon::events::{event_kind, EVENT_KINDS};
 
@@ -36,23 +33,7 @@ EVENTS: comma-separated tunnel-created, tunnel-up, tunnel-down, tunnel-deleted,
         session-created, session-up, session-down, session-deleted, or the groups
         tunnel, session, created, up, down, deleted, all";
 
-/// Time allowed for the daemon to answer a request.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
-/// How often the daemon's liveness is checked.
-const PING_INTERVAL: Duration = Duration::from_secs(2);
-/// Unanswered liveness checks in a row after which the daemon is taken
-/// for gone (it may be busy).
-const PING_MISSES: u32 = 3;
-/// How long the daemon may stay unreachable after it went away before the
-/// watcher gives up (exit status 3).
-const GONE_AFTER: Duration = Duration::from_secs(6);
-/// Pause between two attempts to subscribe again.
-const RETRY_INTERVAL: Duration = Duration::from_millis(250);
-/// Longest wait for one event, so signals and pings are handled promptly.
-const EVENT_WAIT: Duration = Duration::from_millis(250);
-
-/// Set by the SIGINT/SIGTERM handler.
-static STOP: AtomicBool = AtomicBool::new(false);
+const TOOL: Tool = Tool { name: "prol2tpwatch", daemon: "prol2tpd", usage: USAGE };
 
 /// What the user asked for.
 #[derive(Debug, PartialEq)]
@@ -69,15 +50,7 @@ struct Invocation {
     json: bool,
 }
 
-/// Outcome of parsing the command line.
-#[derive(Debug, PartialEq)]
-enum Parsed {
-    Run(Invocation),
-    /// Print this and exit 0 (`-h`, `-v`).
-    Print(String),
-}
-
-fn parse_args(args: &[String]) -> Result<Parsed, String> {
+fn parse_args(args: &[String]) -> Result<Parsed<Invocation>, String> {
     let mut o = getopts::Options::new();
     o.optopt("n", "", "exit after COUNT events", "COUNT");
     o.optopt("t", "", "only events of this tunnel (id or name)", "TUNNEL");
@@ -91,13 +64,13 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
         return Ok(Parsed::Print(o.usage(USAGE)));
     }
     if m.opt_present("v") {
-        return Ok(Parsed::Print(format!("prol2tpwatch {}", env!("CARGO_PKG_VERSION"))));
+        return Ok(Parsed::Print(TOOL.version(env!("CARGO_PKG_VERSION"))));
     }
     if let Some(extra) = m.free.first() {
         return Err(format!("unexpected argument '{extra}'"));
     }
     let count = match m.opt_str("n") {
-        Some(s) => Some(s.parse::<u64>().ok().filter(|n| *n > 0).ok_or(format!("-n: '{s}' is not a positive number"))?),
+        Some(s) => Some(cli::parse_count("-n", &s)?),
         None => None,
     };
     let events = match m.opt_str("e") {
@@ -129,25 +102,7 @@ fn parse_events(list: &str) -> Result<u32, String> {
 /// watcher fields in order (all fields for a kind this version does not
 /// know), strings single-quoted.
 fn render_line(record: &Record) -> String {
-    let fields: Vec<&(String, Value)> = match event_kind(&record.kind) {
-        Some(k) => k.watch_fields.iter().filter_map(|f| record.fields.iter().find(|(key, _)| key == f)).collect(),
-        None => record.fields.iter().collect(),
-    };
-    let mut line = format!("{}:", record.kind);
-    for (k, v) in fields {
-        match v {
-            Value::Str(s) => line.push_str(&format!(" {k}='{s}'")),
-            v => line.push_str(&format!(" {k}={v}")),
-        }
-    }
-    line
-}
-
-/// One event as a JSON object: `event`, `seq`, then every field.
-fn render_json(seq: u64, record: &Record) -> String {
-    let mut parts = vec![format!("\"event\":{}", json_string(&record.kind)), format!("\"seq\":{seq}")];
-    parts.extend(record.fields.iter().map(|(k, v)| format!("{}:{}", json_string(k), v.to_json())));
-    format!("{{{}}}", parts.join(","))
+    cli::render_event_fields(record, event_kind(&record.kind).map(|k| k.watch_fields))
 }
 
 fn main() -> ExitCode {
@@ -158,225 +113,17 @@ fn main() -> ExitCode {
             println!("{s}");
             return ExitCode::SUCCESS;
         }
-        Err(e) => {
-            eprintln!("prol2tpwatch: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return TOOL.usage_error(&e),
     };
-    let path = control::control_path();
-    sys::on_stop_signals();
-    let client = match subscribe(&path, &inv) {
-        Ok((c, _)) => c,
-        Err(Fail::Refused(message)) => {
-            eprintln!("prol2tpwatch: {message}");
-            return ExitCode::FAILURE;
-        }
-        Err(Fail::Unreachable(e)) => {
-            eprintln!("prol2tpwatch: prol2tpd is not running or not reachable at {}: {e}", path.display());
-            return ExitCode::from(3);
-        }
+    let opts = WatchOptions {
+        events: inv.events,
+        tunnel: inv.tunnel,
+        count: inv.count,
+        timestamps: inv.timestamps,
+        json: inv.json,
+        gone_after: cli::DEFAULT_GONE_AFTER,
     };
-    match watch(&path, client, &inv) {
-        (Exit::Done, client) => {
-            if let Some(mut c) = client {
-                let _ = c.unsubscribe(REPLY_TIMEOUT);
-            }
-            ExitCode::SUCCESS
-        }
-        (Exit::Refused, _) => ExitCode::FAILURE,
-        (Exit::Gone, _) => ExitCode::from(3),
-    }
-}
-
-/// Why a subscription could not be made.
-#[derive(Debug)]
-enum Fail {
-    /// The daemon said no (too many watchers).
-    Refused(String),
-    /// No daemon answered.
-    Unreachable(String),
-}
-
-/// A client of the daemon at `path` subscribed as `inv` asks.
-fn subscribe(path: &Path, inv: &Invocation) -> Result<(Client, Subscription), Fail> {
-    let mut c = Client::connect(path).map_err(|e| Fail::Unreachable(e.to_string()))?;
-    match c.subscribe(inv.events, inv.tunnel.clone(), REPLY_TIMEOUT) {
-        Ok(sub) => Ok((c, sub)),
-        Err(ClientError::Refused { message, .. }) => Err(Fail::Refused(message)),
-        Err(e) => Err(Fail::Unreachable(e.to_string())),
-    }
-}
-
-/// How watching ended.
-#[derive(Debug, PartialEq, Eq)]
-enum Exit {
-    /// Count reached, signal, or stdout closed.
-    Done,
-    /// The daemon went away for good (already reported).
-    Gone,
-    /// A restarted daemon refused the subscription (already reported).
-    Refused,
-}
-
-/// Prints events and reports gaps in their sequence numbers.
-struct Printer<'a> {
-    inv: &'a Invocation,
-    out: std::io::StdoutLock<'static>,
-    /// Sequence number of the last event of the current subscription.
-    last_seq: u64,
-    printed: u64,
-}
-
-impl Printer<'_> {
-    /// Prints one event; true when watching should end (count reached,
-    /// stdout closed).
-    fn print(&mut self, seq: u64, record: &Record) -> bool {
-        if seq > self.last_seq.saturating_add(1) {
-            eprintln!("prol2tpwatch: {} events lost", seq - self.last_seq - 1);
-        }
-        self.last_seq = seq;
-        let mut line = if self.inv.json { render_json(seq, record) } else { render_line(record) };
-        if self.inv.timestamps {
-            line = format!("{} {line}", sys::local_timestamp());
-        }
-        if writeln!(self.out, "{line}").and_then(|()| self.out.flush()).is_err() {
-            return true;
-        }
-        self.printed = self.printed.saturating_add(1);
-        self.inv.count.is_some_and(|n| self.printed >= n)
-    }
-}
-
-/// Prints events until the count is reached, a signal comes or the daemon
-/// goes away for good; re-subscribes when it restarts. Returns how it
-/// ended, with the client when it is still subscribed.
-fn watch(path: &Path, mut client: Client, inv: &Invocation) -> (Exit, Option<Client>) {
-    let mut p = Printer { inv, out: std::io::stdout().lock(), last_seq: 0, printed: 0 };
-    let mut next_ping = Instant::now() + PING_INTERVAL;
-    let mut misses = 0u32;
-    loop {
-        if STOP.load(Ordering::Relaxed) {
-            return (Exit::Done, Some(client));
-        }
-        let mut lost = match client.next_event(EVENT_WAIT) {
-            Ok(Some((seq, record))) => {
-                if p.print(seq, &record) {
-                    return (Exit::Done, Some(client));
-                }
-                false
-            }
-            // Idle: is the daemon's sender for this watcher still there?
-            Ok(None) => !client.subscription_alive().unwrap_or(false),
-            Err(ClientError::Protocol(e)) => {
-                eprintln!("prol2tpwatch: skipped a message: {e}");
-                false
-            }
-            Err(_) => true,
-        };
-        if !lost && Instant::now() >= next_ping {
-            next_ping = Instant::now() + PING_INTERVAL;
-            lost = match client.call(Request::ShowSystem, REPLY_TIMEOUT) {
-                Ok(_) => {
-                    misses = 0;
-                    !client.subscription_alive().unwrap_or(false)
-                }
-                Err(ClientError::Timeout) if misses + 1 < PING_MISSES => {
-                    misses += 1;
-                    false
-                }
-                Err(_) => true,
-            };
-        }
-        if !lost {
-            continue;
-        }
-        // What the old sender queued before it went is still readable.
-        while let Ok(Some((seq, record))) = client.next_event(Duration::from_millis(1)) {
-            if p.print(seq, &record) {
-                return (Exit::Done, None);
-            }
-        }
-        match resubscribe(path, inv) {
-            Ok(Some((c, sub))) => {
-                eprintln!("prol2tpwatch: prol2tpd restarted; {} events may be lost", sub.events_before);
-                client = c;
-                p.last_seq = 0;
-                misses = 0;
-                next_ping = Instant::now() + PING_INTERVAL;
-            }
-            Ok(None) => return (Exit::Done, None),
-            Err(Fail::Refused(message)) => {
-                eprintln!("prol2tpwatch: {message}");
-                return (Exit::Refused, None);
-            }
-            Err(Fail::Unreachable(e)) => {
-                eprintln!("prol2tpwatch: prol2tpd has gone away: {e}");
-                return (Exit::Gone, None);
-            }
-        }
-    }
-}
-
-/// Subscribes again, retrying every [`RETRY_INTERVAL`] while the daemon is
-/// unreachable, for at most [`GONE_AFTER`]. `Ok(None)`: a stop signal came.
-fn resubscribe(path: &Path, inv: &Invocation) -> Result<Option<(Client, Subscription)>, Fail> {
-    let deadline = Instant::now() + GONE_AFTER;
-    loop {
-        if STOP.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        match subscribe(path, inv) {
-            Ok(s) => return Ok(Some(s)),
-            Err(Fail::Unreachable(e)) if Instant::now() >= deadline => return Err(Fail::Unreachable(e)),
-            Err(Fail::Unreachable(_)) => std::thread::sleep(RETRY_INTERVAL),
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// The few calls into libc this program makes.
-mod sys {
-    use std::sync::atomic::Ordering;
-
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-
-    extern "C" fn on_signal(_: libc::c_int) {
-        super::STOP.store(true, Ordering::Relaxed);
-    }
-
-    /// Sets [`super::STOP`] on SIGINT and SIGTERM. Without SA_RESTART, so a
-    /// wait for an event returns early.
-    pub fn on_stop_signals() {
-        let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
-        for sig in [Signal::SIGINT, Signal::SIGTERM] {
-            // SAFETY: the handler is async-signal-safe (one atomic store).
-            let _ = unsafe { sigaction(sig, &action) };
-        }
-    }
-
-    /// Local time now as `YYYY-MM-DD HH:MM:SS.mmm`.
-    pub fn local_timestamp() -> String {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let secs = libc::time_t::try_from(now.as_secs()).unwrap_or(0);
-        // SAFETY: `tm` is plain data; localtime_r fills it from `secs` and
-        // touches nothing else (thread-safe variant).
-        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        // SAFETY: both pointers are valid for the duration of the call.
-        let ok = !unsafe { libc::localtime_r(&secs, &mut tm) }.is_null();
-        if !ok {
-            return format!("{}.{:03}", now.as_secs(), now.subsec_millis());
-        }
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
-            i64::from(tm.tm_year) + 1900,
-            tm.tm_mon + 1,
-            tm.tm_mday,
-            tm.tm_hour,
-            tm.tm_min,
-            tm.tm_sec,
-            now.subsec_millis()
-        )
-    }
+    cli::watch(&TOOL, &control::control_path(), &opts, &render_line)
 }
 
 #[cfg(test)]
@@ -425,7 +172,7 @@ mod tests {
             .str("tunnel_name", "t1")
             .str("session_type", "PPP");
         assert_eq!(render_line(&r), "SESSION DOWN: handle=3 tid=2871686446 sid=2447900232 peer_tid=65483 peer_sid=1487060649 result=3 error=0 message=''");
-        let json = render_json(9, &r);
+        let json = cli::render_event_json(9, &r);
         assert!(json.starts_with("{\"event\":\"SESSION DOWN\",\"seq\":9,\"handle\":3,\"tid\":2871686446,"), "{json}");
         assert!(json.ends_with("\"tunnel_name\":\"t1\",\"session_type\":\"PPP\"}"), "{json}");
         let mut t = Record::new("TUNNEL CREATED");
@@ -434,15 +181,5 @@ mod tests {
         let mut u = Record::new("FUTURE THING");
         u.num("a", 1u64).str("b", "x");
         assert_eq!(render_line(&u), "FUTURE THING: a=1 b='x'");
-    }
-
-    #[test]
-    fn timestamp_shape() {
-        let ts = sys::local_timestamp();
-        let b = ts.as_bytes();
-        assert_eq!(ts.len(), 23, "{ts}");
-        for (i, c) in [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':'), (19, b'.')] {
-            assert_eq!(b[i], c, "{ts}");
-        }
     }
 }

@@ -149,6 +149,9 @@ pub struct SystemConfig {
     pub script_timeout: Duration,
     /// Hook scripts on or off (default on; they run only where present).
     pub scripts: bool,
+    /// propppd's channel socket, where PPP sessions are handed to it with
+    /// `-p propppd` (default [`common::channel::DEFAULT_CHANNEL_SOCKET`]).
+    pub propppd_socket: PathBuf,
 }
 
 impl Default for SystemConfig {
@@ -167,6 +170,7 @@ impl Default for SystemConfig {
             script_dir: PathBuf::from(DEFAULT_SCRIPT_DIR),
             script_timeout: Duration::from_secs(30),
             scripts: true,
+            propppd_socket: PathBuf::from(common::channel::DEFAULT_CHANNEL_SOCKET),
         }
     }
 }

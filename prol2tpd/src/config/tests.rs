@@ -106,6 +106,12 @@ fn every_system_parameter() {
 }
 
 #[test]
+fn propppd_socket_has_a_default_and_can_be_set() {
+    assert_eq!(parse("").system.propppd_socket, std::path::PathBuf::from("/run/proppp/propppd.chan"));
+    assert_eq!(parse("[system]\npropppd_socket = /tmp/p.chan\n").system.propppd_socket, std::path::PathBuf::from("/tmp/p.chan"));
+}
+
+#[test]
 fn every_tunnel_parameter() {
     let c = parse(
         "[tunnel_profile \"t\"]\npeer = [2001:db8::1]:1702\nlocal = 192.0.2.2\nversion = 3\nv2_fallback = no\n\
@@ -348,6 +354,7 @@ fn bad_value_errors() {
         ("[system]\n\nlisten = 192.0.2.1, nowhere\n", "listen"),
         ("[system]\n\nmax_running_scripts = 0\n", "max_running_scripts"),
         ("[system]\n\nhost_name =\n", "host_name"),
+        ("[system]\n\npropppd_socket =\n", "propppd_socket"),
         ("[tunnel_profile \"a\"]\n\nversion = 4\n", "version"),
         ("[tunnel_profile \"a\"]\n\nv2_fallback = perhaps\n", "yes or no"),
         ("[tunnel_profile \"a\"]\n\nencap = tcp\n", "encap"),

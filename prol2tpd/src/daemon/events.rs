@@ -17,7 +17,11 @@
 //! plane waits for the interface (the kernel plane's `InterfaceUp`, the
 //! userspace plane's TAP device), so that watchers and scripts get its
 //! name, at most [`INTERFACE_WAIT`]; an UP is never published after the
-//! DOWN.
+//! DOWN. Likewise SESSION UP of a PPP session handed to propppd (`-p
+//! propppd`, kernel or userspace plane) waits for propppd's `PppStatus up`,
+//! at most [`PPP_WAIT`], and then carries the PPP interface and the IPv4
+//! addresses (`interface_name`, `local_ip`, `peer_ip`); a PPP session that
+//! fails before PPP is up gets DOWN without UP.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -36,6 +40,11 @@ use crate::proto::session::Pseudowire;
 /// How long a SESSION UP waits for the data plane's interface before it is
 /// published without the interface name.
 pub const INTERFACE_WAIT: Duration = Duration::from_secs(10);
+
+/// How long a PPP session's SESSION UP waits for propppd's `PppStatus up`
+/// (LCP, authentication and IPCP) before it is published without the
+/// interface and addresses.
+pub const PPP_WAIT: Duration = Duration::from_secs(30);
 
 /// One event kind of the contract: its subscription bit, its record kind,
 /// the hook script it runs and the fields `prol2tpwatch` prints.
@@ -104,8 +113,13 @@ enum Phase {
 struct SessionEntry {
     handle: u64,
     info: SessionInfo,
-    /// From the data plane's `InterfaceUp`, else the configured name.
+    /// From the data plane's `InterfaceUp` or propppd's `PppStatus up`,
+    /// else the configured name.
     interface_name: String,
+    /// PPP sessions: our IPv4 address, from propppd (empty when unknown).
+    local_ip: String,
+    /// PPP sessions: the peer's IPv4 address, from propppd.
+    peer_ip: String,
     phase: Phase,
 }
 
@@ -190,7 +204,10 @@ impl Daemon {
             Event::SessionCreated(s) => {
                 let handle = self.events.new_handle();
                 let interface_name = s.interface_name.clone().unwrap_or_default();
-                self.events.sessions.insert((s.tunnel_id, s.session_id), SessionEntry { handle, info: s.clone(), interface_name, phase: Phase::Created });
+                self.events.sessions.insert(
+                    (s.tunnel_id, s.session_id),
+                    SessionEntry { handle, info: s.clone(), interface_name, local_ip: String::new(), peer_ip: String::new(), phase: Phase::Created },
+                );
                 self.emit_session(SESSION_CREATED, (s.tunnel_id, s.session_id), |r, e| {
                     let pw_profile = if e.info.pseudowire == Pseudowire::Ppp { &e.info.ppp_profile } else { &e.info.eth_profile };
                     r.str("name", e.info.name.as_deref().unwrap_or("")).str("profile", &e.info.profile).str("pw_profile", pw_profile);
@@ -218,17 +235,19 @@ impl Daemon {
         }
     }
 
-    /// The core's SessionUp: publish now, or, for an Ethernet or VLAN
-    /// session on a plane that creates interfaces (kernel, userspace), when
-    /// the interface is up.
+    /// The core's SessionUp: publish now, or, on a plane that creates
+    /// interfaces (kernel, userspace), when the interface is up: the data
+    /// plane's for an Ethernet or VLAN session, propppd's for a PPP session
+    /// handed to it.
     fn session_up(&mut self, now: Instant, s: &SessionInfo) {
         let key = (s.tunnel_id, s.session_id);
-        let waits = s.pseudowire != Pseudowire::Ppp && matches!(self.dataplane.get_ref().name(), "kernel" | "userspace");
+        let ppp = s.pseudowire == Pseudowire::Ppp;
+        let waits = (!ppp || self.propppd.is_some()) && matches!(self.dataplane.get_ref().name(), "kernel" | "userspace");
         let Some(e) = self.events.sessions.get_mut(&key) else { return };
         e.info = s.clone();
         if waits {
             e.phase = Phase::AwaitingInterface;
-            self.events.awaiting.insert(key, now + INTERFACE_WAIT);
+            self.events.awaiting.insert(key, now + if ppp { PPP_WAIT } else { INTERFACE_WAIT });
         } else {
             self.publish_session_up(key);
         }
@@ -240,6 +259,21 @@ impl Daemon {
         let key = (tunnel_id, session_id);
         let Some(e) = self.events.sessions.get_mut(&key) else { return };
         e.interface_name = ifname.to_string();
+        if e.phase == Phase::AwaitingInterface {
+            self.publish_session_up(key);
+        }
+    }
+
+    /// propppd reports a PPP session up (`PppStatus up`): its interface
+    /// and addresses, then the SESSION UP waiting for them.
+    pub(super) fn events_ppp_up(&mut self, tunnel_id: u32, session_id: u32, ifname: &str, local_ip: &str, peer_ip: &str) {
+        let key = (tunnel_id, session_id);
+        let Some(e) = self.events.sessions.get_mut(&key) else { return };
+        if !ifname.is_empty() {
+            e.interface_name = ifname.to_string();
+        }
+        e.local_ip = local_ip.to_string();
+        e.peer_ip = peer_ip.to_string();
         if e.phase == Phase::AwaitingInterface {
             self.publish_session_up(key);
         }
@@ -263,10 +297,7 @@ impl Daemon {
         }
         let due: Vec<(u32, u32)> = self.events.awaiting.iter().filter(|(_, t)| **t <= now).map(|(k, _)| *k).collect();
         for (t, s) in due {
-            log::log(
-                Level::Warning,
-                format_args!("event session up tunnel_id={t} session_id={s} interface=unknown reason=\"data plane reported no interface\""),
-            );
+            log::log(Level::Warning, format_args!("event session up tunnel_id={t} session_id={s} interface=unknown reason=\"no interface reported in time\""));
             self.publish_session_up((t, s));
         }
     }
@@ -322,10 +353,10 @@ impl Daemon {
         add_str(&mut r, "session_type", if ppp { "PPP" } else { "ETH" });
         add_str(&mut r, "interface_name", &e.interface_name);
         r.num("mtu", mtu);
-        // Addresses are negotiated by PPP, outside prol2tpd: unknown here.
-        for key in ["local_ip", "peer_ip", "netmask"] {
-            add_str(&mut r, key, "");
-        }
+        // Addresses are negotiated by PPP: known from propppd's status.
+        add_str(&mut r, "local_ip", &e.local_ip);
+        add_str(&mut r, "peer_ip", &e.peer_ip);
+        add_str(&mut r, "netmask", "");
         add_str(&mut r, "bridge", &bridge);
         add_str(&mut r, "profile", &s.profile);
         add_str(&mut r, "ppp_profile", if ppp { &s.ppp_profile } else { "" });

@@ -22,6 +22,8 @@ mod hooks;
 pub mod net;
 mod plane;
 pub mod ppp;
+mod ppp_side;
+pub mod proppp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -46,6 +48,8 @@ use hooks::Hooks;
 use net::L2tpSocket;
 use plane::{on_data, Plane, TunnelSockets, KEY_DATA0, KEY_PLANE0, KEY_TUNNEL0};
 use ppp::PppUnix;
+use ppp_side::KEY_PROPPPD;
+use proppp::{PppSideKind, Propppd};
 
 /// Default configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/prol2tp/prol2tpd.conf";
@@ -79,7 +83,8 @@ pub struct Options {
     pub facility: Option<String>,
     /// `-u`: UDP port instead of `[system] udp_port`.
     pub udp_port: Option<u16>,
-    /// `-p`: plugins (`ppp_unix` is the only one known; used by the PPP seam).
+    /// `-p`: plugins choosing the PPP side: `propppd` (the default, also
+    /// when none is named) or `ppp_unix` (see [`PppSideKind::from_plugins`]).
     pub plugins: Vec<String>,
 }
 
@@ -88,7 +93,8 @@ const KEY_SIGNALS: usize = 0;
 const KEY_CONTROL: usize = 1;
 /// Listening sockets: `KEY_SOCKET0 + index` (the other ranges are in `plane`).
 const KEY_SOCKET0: usize = 2;
-/// The hook-script runner's socket (just below the plane's range).
+/// The hook-script runner's socket (just below the plane's range; the
+/// propppd connection is `ppp_side::KEY_PROPPPD`, just below it).
 const KEY_HOOKS: usize = KEY_PLANE0 - 1;
 
 /// The running daemon.
@@ -102,9 +108,12 @@ pub struct Daemon {
     dataplane: Plane,
     /// The kernel plane's per-tunnel sockets.
     tunnel_sockets: TunnelSockets,
-    /// The stock-pppd PPP side (`-p ppp_unix`, the default); `None` when
-    /// other plugins were named.
+    /// The stock-pppd PPP side (`-p ppp_unix`); `None` otherwise.
     ppp: Option<PppUnix>,
+    /// The propppd PPP side (`-p propppd`, the default); `None` otherwise.
+    propppd: Option<Propppd>,
+    /// True while the propppd connection is watched for writability.
+    propppd_writable: bool,
     /// Tunnel instance name → our tunnel id.
     instances: HashMap<String, u32>,
     /// Persisting instances waiting to be dialled again.
@@ -152,7 +161,10 @@ impl Daemon {
             evloop.register(s.fd(), KEY_SOCKET0 + i, Interest::READABLE).map_err(|e| format!("cannot watch socket: {e}"))?;
             log::log(Level::Info, format_args!("listen transport={:?} local={}{}", s.transport, s.local, if s.l2tp_ip { " kind=l2tp_ip" } else { "" }));
         }
-        let ppp = (opts.plugins.is_empty() || opts.plugins.iter().any(|p| p == ppp::PLUGIN)).then(|| PppUnix::new(ppp::default_program()));
+        let side = PppSideKind::from_plugins(&opts.plugins);
+        let ppp = (side == PppSideKind::PppUnix).then(|| PppUnix::new(ppp::default_program()));
+        let propppd = (side == PppSideKind::Propppd).then(|| Propppd::new(&cfg.system.propppd_socket));
+        log::log(Level::Info, format_args!("ppp side={}", side.name()));
         let mut ep = Endpoint::new(glue::endpoint_config(&cfg), Rng::from_entropy(), now);
         let cfg = Rc::new(cfg);
         ep.set_acceptor(glue::acceptor(cfg.clone()));
@@ -166,6 +178,8 @@ impl Daemon {
             dataplane,
             tunnel_sockets: TunnelSockets::default(),
             ppp,
+            propppd,
+            propppd_writable: false,
             instances: HashMap::new(),
             redial: Vec::new(),
             shutdown_deadline: None,
@@ -178,6 +192,7 @@ impl Daemon {
             hooks_respawn: None,
         };
         d.register_plane_fds()?;
+        d.propppd_start();
         if d.cfg.system.scripts {
             d.start_hooks(now);
         }
@@ -206,8 +221,12 @@ impl Daemon {
                     .into_iter()
                     .flatten()
                     .min();
-            let (ready, writable): (Vec<usize>, bool) = match self.evloop.wait(deadline) {
-                Ok(r) => (r.iter().filter(|r| r.readable).map(|r| r.key).collect(), r.iter().any(|r| r.key == KEY_HOOKS && r.writable)),
+            let (ready, writable, propppd_writable): (Vec<usize>, bool, bool) = match self.evloop.wait(deadline) {
+                Ok(r) => (
+                    r.iter().filter(|r| r.readable).map(|r| r.key).collect(),
+                    r.iter().any(|r| r.key == KEY_HOOKS && r.writable),
+                    r.iter().any(|r| r.key == KEY_PROPPPD && r.writable),
+                ),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(format!("event loop failed: {e}")),
             };
@@ -216,8 +235,13 @@ impl Daemon {
                     h.flush();
                 }
             }
+            if propppd_writable && !ready.contains(&KEY_PROPPPD) {
+                self.on_propppd(Instant::now(), false, true);
+            }
             for key in ready {
-                if key == KEY_HOOKS {
+                if key == KEY_PROPPPD {
+                    self.on_propppd(Instant::now(), true, propppd_writable);
+                } else if key == KEY_HOOKS {
                     // Hang-up or error: the runner's exit is handled on SIGCHLD.
                     continue;
                 } else if key == KEY_SIGNALS {
@@ -245,6 +269,7 @@ impl Daemon {
                 self.start_hooks(now);
             }
             self.sync_hooks_interest();
+            self.sync_propppd_interest();
         }
     }
 
@@ -392,6 +417,10 @@ impl Daemon {
         self.ep.set_acceptor(glue::acceptor(new.clone()));
         let removed: Vec<(String, u32)> = self.instances.iter().filter(|(n, _)| new.tunnel(n).is_none()).map(|(n, t)| (n.clone(), *t)).collect();
         self.cfg = new;
+        if let Some(p) = self.propppd.as_mut() {
+            // Used for the next connection; the current one is kept.
+            p.set_path(&self.cfg.system.propppd_socket);
+        }
         for (name, tid) in removed {
             log::log(Level::Info, format_args!("reload tunnel={name} action=close"));
             self.instances.remove(&name);
@@ -501,9 +530,7 @@ impl Daemon {
                         result.message.as_deref().unwrap_or("")
                     ),
                 );
-                if let Some(ppp) = self.ppp.as_mut() {
-                    ppp.stop_tunnel(tunnel_id);
-                }
+                self.ppp_tunnel_down(now, tunnel_id);
                 if was_up {
                     self.dataplane.get().tunnel_down(tunnel_id);
                 }
@@ -554,9 +581,7 @@ impl Daemon {
                         result.message.as_deref().unwrap_or("")
                     ),
                 );
-                if let Some(pid) = self.ppp.as_mut().and_then(|p| p.stop(info.tunnel_id, info.session_id)) {
-                    log::log(Level::Info, format_args!("ppp stop tunnel_id={} session_id={} pid={pid}", info.tunnel_id, info.session_id));
-                }
+                self.ppp_session_down(now, &info, &result);
                 if was_up {
                     self.dataplane.get().session_down(&info);
                 }

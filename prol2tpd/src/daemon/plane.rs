@@ -29,7 +29,6 @@ use common::log::{self, Level};
 use common::trace::TraceFlags;
 
 use super::net::{self, L2tpSocket};
-use super::ppp::PppSettings;
 use super::Daemon;
 use crate::config::{Config, DataplaneKind};
 use crate::dataplane::kernel::{EthSettings, KernelDataplane};
@@ -263,34 +262,28 @@ impl Daemon {
 
     /// Logs a data-plane failure of a session and closes it with a General
     /// Error CDN carrying `message`.
-    fn fail_session(&mut self, now: Instant, tunnel_id: u32, session_id: u32, message: String) {
+    pub(super) fn fail_session(&mut self, now: Instant, tunnel_id: u32, session_id: u32, message: String) {
         log::log(Level::Error, format_args!("dataplane tunnel_id={tunnel_id} session_id={session_id} error=\"{message}\""));
         let r = ResultCode { result: cdn::GENERAL_ERROR, error: None, message: Some(message) };
         let _ = self.ep.close_session(now, tunnel_id, session_id, Some(r));
     }
 
     /// The session is established: the plane carries it; PPP sessions
-    /// wait for their channel to start pppd.
+    /// are handed to the PPP side (`ppp_side.rs`) when their channel is
+    /// ready (the userspace plane's at once, the kernel's on `PppReady`).
     pub(super) fn plane_session_up(&mut self, now: Instant, s: &SessionInfo) {
-        if s.pseudowire == Pseudowire::Ppp {
-            if let Some(ppp) = self.ppp.as_mut() {
-                let profile = self.cfg.ppp_profile(Some(&s.ppp_profile));
-                let settings = PppSettings {
-                    lns_mode: s.call_type.is_lns(),
-                    send_seq: s.send_seq,
-                    recv_seq: s.recv_seq,
-                    mtu: profile.map_or(1500, |p| p.mtu),
-                    mru: profile.map_or(1500, |p| p.mru),
-                    options: PppSettings::split_options(profile.and_then(|p| p.pppd_options.as_deref())),
-                };
-                ppp.session_up(s.tunnel_id, s.session_id, settings);
-            }
+        let ppp = s.pseudowire == Pseudowire::Ppp;
+        if ppp {
+            self.ppp_session_up(s);
         }
         if let Err(e) = self.dataplane.get().session_up(s) {
-            if let Some(ppp) = self.ppp.as_mut() {
-                ppp.stop(s.tunnel_id, s.session_id);
+            if ppp {
+                self.ppp_forget(s.tunnel_id, s.session_id);
             }
-            self.fail_session(now, s.tunnel_id, s.session_id, e.to_string());
+            return self.fail_session(now, s.tunnel_id, s.session_id, e.to_string());
+        }
+        if ppp && matches!(self.dataplane, Plane::Userspace(_)) {
+            self.ppp_channel_ready(now, s.tunnel_id, s.session_id);
         }
     }
 
@@ -302,7 +295,7 @@ impl Daemon {
             match ev {
                 DataplaneEvent::Failed { tunnel_id, session_id: None, error } => self.fail_tunnel(now, tunnel_id, error.to_string()),
                 DataplaneEvent::Failed { tunnel_id, session_id: Some(s), error } => self.fail_session(now, tunnel_id, s, error.to_string()),
-                DataplaneEvent::PppReady { tunnel_id, session_id } => self.start_ppp(now, tunnel_id, session_id),
+                DataplaneEvent::PppReady { tunnel_id, session_id } => self.ppp_channel_ready(now, tunnel_id, session_id),
                 DataplaneEvent::InterfaceUp { tunnel_id, session_id, ifname } => {
                     log::log(Level::Info, format_args!("dataplane interface up tunnel_id={tunnel_id} session_id={session_id} interface={ifname}"));
                     self.events_interface_up(tunnel_id, session_id, &ifname);
@@ -313,37 +306,6 @@ impl Daemon {
             }
         }
         any
-    }
-
-    /// The PPP channel of a session is ready: run pppd on it (ppp_unix).
-    fn start_ppp(&mut self, now: Instant, tunnel_id: u32, session_id: u32) {
-        let Some(ppp) = self.ppp.as_mut() else {
-            log::log(Level::Info, format_args!("ppp tunnel_id={tunnel_id} session_id={session_id} action=none reason=\"no PPP side (-p ppp_unix)\""));
-            return;
-        };
-        let Some(fd) = self.dataplane.get_ref().ppp_socket(tunnel_id, session_id) else { return };
-        let program = ppp.program().display().to_string();
-        match ppp.start(tunnel_id, session_id, fd) {
-            Ok(pid) => log::log(Level::Info, format_args!("ppp start tunnel_id={tunnel_id} session_id={session_id} pid={pid} program={program}")),
-            Err(e) => self.fail_session(now, tunnel_id, session_id, format!("cannot run {program}: {e}")),
-        }
-    }
-
-    /// Children were reaped: a pppd that ended on its own closes its
-    /// session with a CDN (RFC 2661 §5.7 Result Code 1, Loss of carrier).
-    pub(super) fn on_children(&mut self, now: Instant, statuses: &[nix::sys::wait::WaitStatus]) {
-        let Some(ppp) = self.ppp.as_mut() else { return };
-        let exits: Vec<_> = statuses.iter().filter_map(|s| ppp.exited(s)).collect();
-        for x in exits {
-            log::log(
-                Level::Info,
-                format_args!("ppp exit tunnel_id={} session_id={} pid={} how=\"{}\" close={}", x.tunnel_id, x.session_id, x.pid, x.how, x.close_session),
-            );
-            if x.close_session {
-                let r = ResultCode { result: cdn::LOST_CARRIER, error: None, message: Some(format!("pppd ended: {}", x.how)) };
-                let _ = self.ep.close_session(now, x.tunnel_id, x.session_id, Some(r));
-            }
-        }
     }
 
     /// A userspace-plane device is readable: relay its frames to the peers.

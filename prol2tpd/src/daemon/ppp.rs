@@ -1,6 +1,6 @@
-//! The PPP side of PPP pseudowires, until the suite's own PPP daemon
-//! exists: stock `pppd` with its `pppol2tp.so` plugin, run the way the
-//! seeds' `ppp_unix` plugin did (`-p ppp_unix`, the default).
+//! The alternative PPP side of PPP pseudowires (`-p ppp_unix`; the default
+//! is propppd, see [`super::proppp`]): stock `pppd` with its
+//! `pppol2tp.so` plugin, run the way the seeds' `ppp_unix` plugin did.
 //!
 //! When the data plane reports a session's PPPoL2TP socket ready, the
 //! daemon starts

@@ -903,12 +903,10 @@ impl Endpoint {
             }
         }
         let max_half = self.sh.config.max_halfopen_tunnels;
-        if max_half != 0 {
-            if self.halfopen.len() >= max_half as usize {
-                self.sh.stats.resource_failures += 1;
-                common::log::log(common::log::Level::Warning, format_args!("drop msg=SCCRQ from={from} reason=max_halfopen_tunnels"));
-                return;
-            }
+        if max_half != 0 && self.halfopen.len() >= max_half as usize {
+            self.sh.stats.resource_failures += 1;
+            common::log::log(common::log::Level::Warning, format_args!("drop msg=SCCRQ from={from} reason=max_halfopen_tunnels"));
+            return;
         }
         let Some(id) = self.alloc_tunnel_id() else {
             self.sh.stats.resource_failures += 1;

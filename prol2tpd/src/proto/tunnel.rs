@@ -601,18 +601,16 @@ impl Tunnel {
                 return;
             }
         }
-        if !avps.is_empty() {
-            if self.version == Version::V3 && self.params.secret.is_some() {
-                // SCCRQ/SCCRP carry the nonce the key depends on: take it first.
-                self.note_peer_nonce(avps);
-                let key = self.digest_key(false).ok_or(()).ok();
-                let Some(key) = key else { return };
-                if auth::verify_digest(raw, self.transport, &key).is_err() {
-                    cx.stats.auth_failures += 1;
-                    self.stats.ctrl_rx_bad += 1;
-                    common::log::log(common::log::Level::Warning, format_args!("auth tunnel_id={} peer={} error=bad-message-digest", self.id, self.peer));
-                    return;
-                }
+        if !avps.is_empty() && self.version == Version::V3 && self.params.secret.is_some() {
+            // SCCRQ/SCCRP carry the nonce the key depends on: take it first.
+            self.note_peer_nonce(avps);
+            let key = self.digest_key(false).ok_or(()).ok();
+            let Some(key) = key else { return };
+            if auth::verify_digest(raw, self.transport, &key).is_err() {
+                cx.stats.auth_failures += 1;
+                self.stats.ctrl_rx_bad += 1;
+                common::log::log(common::log::Level::Warning, format_args!("auth tunnel_id={} peer={} error=bad-message-digest", self.id, self.peer));
+                return;
             }
         }
         let frame = if avps.is_empty() {

@@ -99,7 +99,7 @@ lab_on_exit "lab_kill_wait $LNS_PID"
 lab_wait 20 "LNS xl2tpd listening" grep -q "Listening on IP address" "$D/lns-xl2tpd.log"
 
 T_DIAL=$(cut -d' ' -f1 /proc/uptime)
-ip netns exec lac env PROL2TP_CONTROL="$D/lac.ctl" "$BIN" -f -c "$D/lac.conf" >"$D/lac-prol2tpd.log" 2>&1 &
+ip netns exec lac env PROL2TP_CONTROL="$D/lac.ctl" "$BIN" -f -p ppp_unix -c "$D/lac.conf" >"$D/lac-prol2tpd.log" 2>&1 &
 LAC_PID=$!
 lab_on_exit "lab_kill_wait $LAC_PID"
 lab_wait 20 "prol2tpd started" grep -q "start version=" "$D/lac-prol2tpd.log"

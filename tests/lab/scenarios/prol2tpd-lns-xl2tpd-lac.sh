@@ -73,7 +73,7 @@ tunnel_profile = lns
 CONF
 
 start_prol2tpd() {
-    ip netns exec lns env PROL2TP_CONTROL="$D/lns.ctl" "$BIN" -f -c "$D/lns.conf" >>"$D/lns-prol2tpd.log" 2>&1 &
+    ip netns exec lns env PROL2TP_CONTROL="$D/lns.ctl" "$BIN" -f -p ppp_unix -c "$D/lns.conf" >>"$D/lns-prol2tpd.log" 2>&1 &
     LNS_PID=$!
     lab_wait 20 "prol2tpd started" grep -q "start version=" "$D/lns-prol2tpd.log"
 }

@@ -1,0 +1,222 @@
+//! `propppctl`: the command-line interface of propppd (see
+//! `propppctl(1)`).
+//!
+//! Each invocation sends one request (two for `status`) over propppd's
+//! control socket (`-s SOCKET`, default [`cli::DEFAULT_CONTROL`]) and
+//! prints the reply: a table for `list`, `key: value` lines for `show`
+//! and `status`, nothing for the commands that only act; with `-j`, JSON.
+//! Exit status ([`common::cli`]): 0 done, 1 the daemon refused (no such
+//! instance, no L2TP owner connected, reload failed), 2 usage error, 3
+//! propppd is not running or did not answer.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use common::cli::{self as ccli, getopts, parse_pairs, Answer, Parsed, Tool};
+use common::ipc::{Record, Request};
+use proppp::cli;
+
+const USAGE: &str = "Usage: propppctl [-s SOCKET] [-j] [-t SECONDS] [-h] [-v] COMMAND
+Commands:
+  list
+  show NAME|HANDLE
+  status
+  create NAME l2tp TUNNEL [KEY=VALUE...]
+  destroy NAME|HANDLE
+  reload
+HANDLE: decimal or 0x hex, as propppwatch prints it; TUNNEL: prol2tpd's
+tunnel id or name; KEY=VALUE: session parameters passed to prol2tpd
+(profile=P picks the PPP profile)";
+
+const TOOL: Tool = Tool { name: "propppctl", daemon: "propppd", usage: USAGE };
+
+/// A command and how its answer is printed.
+#[derive(Debug, PartialEq)]
+enum Command {
+    /// `list`: a table.
+    List,
+    /// `show`: one record.
+    Show(Request),
+    /// `status`: `ShowSystem` and `ShowStatistics`.
+    Status,
+    /// `create`, `destroy`, `reload`: nothing printed on success.
+    Act(Request),
+}
+
+/// What the user asked for.
+#[derive(Debug, PartialEq)]
+struct Invocation {
+    command: Command,
+    socket: PathBuf,
+    json: bool,
+    timeout: Duration,
+}
+
+fn parse_args(args: &[String]) -> Result<Parsed<Invocation>, String> {
+    let mut o = getopts::Options::new();
+    o.optopt("s", "", "propppd's control socket", "SOCKET");
+    o.optflag("j", "", "print JSON");
+    o.optopt("t", "", "seconds to wait for the reply (default 5)", "SECONDS");
+    o.optflag("h", "", "print this help");
+    o.optflag("v", "", "print the version");
+    o.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
+    let m = o.parse(args).map_err(|e| e.to_string())?;
+    if m.opt_present("h") {
+        return Ok(Parsed::Print(o.usage(USAGE)));
+    }
+    if m.opt_present("v") {
+        return Ok(Parsed::Print(TOOL.version(env!("CARGO_PKG_VERSION"))));
+    }
+    let timeout = match m.opt_str("t") {
+        Some(s) => ccli::parse_seconds("-t", &s)?,
+        None => ccli::DEFAULT_TIMEOUT,
+    };
+    let socket = match m.opt_str("s") {
+        Some(s) if s.is_empty() => return Err("-s: empty socket path".into()),
+        Some(s) => PathBuf::from(s),
+        None => PathBuf::from(cli::DEFAULT_CONTROL),
+    };
+    let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
+    let command = parse_command(&words)?;
+    Ok(Parsed::Run(Invocation { command, socket, json: m.opt_present("j"), timeout }))
+}
+
+fn parse_command(words: &[&str]) -> Result<Command, String> {
+    Ok(match words {
+        ["list"] => Command::List,
+        ["show", sel] => Command::Show(Request::ShowPpp(cli::parse_selector(sel)?)),
+        ["status"] => Command::Status,
+        ["reload"] => Command::Act(Request::Reload),
+        ["destroy", sel] => Command::Act(Request::DestroyPpp(cli::parse_selector(sel)?)),
+        ["create", name, "l2tp", tunnel, pairs @ ..] => {
+            let mut params = vec![("linktype".to_string(), "pppoltp".to_string()), ("tunnel".to_string(), tunnel.to_string())];
+            for (k, v) in parse_pairs(pairs)? {
+                if k == "linktype" || k == "tunnel" {
+                    return Err(format!("parameter '{k}' is set by the command"));
+                }
+                params.push((k, v));
+            }
+            Command::Act(Request::CreatePpp { name: name.to_string(), params })
+        }
+        ["create", _, kind, ..] if *kind != "l2tp" => return Err(format!("unknown link type '{kind}' (only l2tp)")),
+        [] => return Err("no command given".into()),
+        _ => return Err(format!("unknown command '{}'", words.join(" "))),
+    })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let inv = match parse_args(&args) {
+        Ok(Parsed::Run(inv)) => inv,
+        Ok(Parsed::Print(s)) => {
+            println!("{s}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return TOOL.usage_error(&e),
+    };
+    match run(&inv) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// Carries out `inv`; the text to print, or the exit status after the
+/// message was printed.
+fn run(inv: &Invocation) -> Result<String, ExitCode> {
+    let path = inv.socket.as_path();
+    let mut client = TOOL.connect(path)?;
+    let mut ask = |req: Request| TOOL.call(&mut client, path, req, inv.timeout);
+    let records = |a: Answer| match a {
+        Answer::Records(r) => r,
+        Answer::Done => Vec::new(),
+    };
+    Ok(match &inv.command {
+        Command::List => cli::render_list(&records(ask(Request::ListPpp)?), inv.json),
+        Command::Show(req) => cli::render_show(&records(ask(req.clone())?), inv.json),
+        Command::Status => {
+            let mut all: Vec<Record> = records(ask(Request::ShowSystem)?);
+            all.extend(records(ask(Request::ShowStatistics)?));
+            cli::render_status(&all, inv.json)
+        }
+        Command::Act(req) => match ask(req.clone())? {
+            Answer::Done if inv.json => "{\"ok\":true}\n".to_string(),
+            Answer::Done => String::new(),
+            Answer::Records(r) => cli::render_show(&r, inv.json),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use common::ipc::Selector;
+
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn inv(s: &str) -> Invocation {
+        match parse_args(&args(s)) {
+            Ok(Parsed::Run(i)) => i,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    fn err(s: &str) -> String {
+        match parse_args(&args(s)) {
+            Err(e) => e,
+            Ok(p) => panic!("{s}: parsed as {p:?}"),
+        }
+    }
+
+    fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn commands_parse() {
+        let i = inv("list");
+        assert_eq!(i, Invocation { command: Command::List, socket: PathBuf::from("/run/proppp/propppd.ctl"), json: false, timeout: Duration::from_secs(5) });
+        let i = inv("-s /tmp/x.ctl -j -t 2 status");
+        assert_eq!(i, Invocation { command: Command::Status, socket: PathBuf::from("/tmp/x.ctl"), json: true, timeout: Duration::from_secs(2) });
+        assert_eq!(inv("show 0x2").command, Command::Show(Request::ShowPpp(Selector::Id(2))));
+        assert_eq!(inv("show s1").command, Command::Show(Request::ShowPpp(Selector::Name("s1".into()))));
+        assert_eq!(inv("destroy 9").command, Command::Act(Request::DestroyPpp(Selector::Id(9))));
+        assert_eq!(inv("reload").command, Command::Act(Request::Reload));
+        assert_eq!(
+            inv("create s1 l2tp t1 profile=p1 user_name=a=b").command,
+            Command::Act(Request::CreatePpp {
+                name: "s1".into(),
+                params: kv(&[("linktype", "pppoltp"), ("tunnel", "t1"), ("profile", "p1"), ("user_name", "a=b")])
+            })
+        );
+        assert_eq!(
+            inv("create s1 l2tp 42").command,
+            Command::Act(Request::CreatePpp { name: "s1".into(), params: kv(&[("linktype", "pppoltp"), ("tunnel", "42")]) })
+        );
+        assert!(matches!(parse_args(&args("-v")), Ok(Parsed::Print(p)) if p.starts_with("propppctl ")));
+        assert!(matches!(parse_args(&args("-h")), Ok(Parsed::Print(p)) if p.starts_with("Usage: propppctl")));
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert_eq!(err(""), "no command given");
+        assert_eq!(err("list extra"), "unknown command 'list extra'");
+        assert_eq!(err("show"), "unknown command 'show'");
+        assert_eq!(err("show 4294967296"), "handle '4294967296' out of range");
+        assert_eq!(err("create s1 pppoe eth0"), "unknown link type 'pppoe' (only l2tp)");
+        assert_eq!(err("create s1 l2tp"), "unknown command 'create s1 l2tp'");
+        assert_eq!(err("create s1 l2tp t1 peer"), "malformed parameter 'peer': expected KEY=VALUE");
+        assert_eq!(err("create s1 l2tp t1 a=1 a=2"), "parameter 'a' given twice");
+        assert_eq!(err("create s1 l2tp t1 tunnel=t2"), "parameter 'tunnel' is set by the command");
+        assert_eq!(err("-t 0 list"), "-t: '0' is not a number of seconds (1..3600)");
+        let empty = vec!["-s".to_string(), String::new(), "list".to_string()];
+        assert_eq!(parse_args(&empty), Err("-s: empty socket path".to_string()));
+        assert!(err("-q list").contains("q"));
+    }
+}
