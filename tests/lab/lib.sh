@@ -163,6 +163,36 @@ lab_need_prol2tpd() {
     [ -x "$CLI" ] || lab_fail "no prol2tp binary at $CLI (cargo build first)"
 }
 
+# The two hosts of the L2TP/PPP interop scenarios: netns lac (LAC_ADDR) and
+# lns (LNS_ADDR, both /24) joined by a veth pair, with the L2TP and PPP
+# modules loaded; the scenario sets LAC_ADDR and LNS_ADDR first.
+lab_two_hosts() {
+    lab_modprobe l2tp_netlink l2tp_ppp ppp_generic pppox ppp_async veth
+    lab_netns lac lns
+    lab_veth lac veth-lac "$LAC_ADDR/24" lns veth-lns "$LNS_ADDR/24"
+}
+
+# lab_xl2tpd_lac_conf OUT AUTH_FILE PPPOPTFILE: xl2tpd LAC config listening
+# on LAC_ADDR, dialling LNS_ADDR ("c test" on its control FIFO), challenge
+# on, hidden AVPs off.
+lab_xl2tpd_lac_conf() {
+    sed -e "s|@LISTEN_ADDR@|$LAC_ADDR|; s|@PORT@|1701|; s|@AUTH_FILE@|$2|" \
+        -e "s|@HOSTNAME@|lab-lac|; s|@CHALLENGE@|yes|; s|@HIDDEN@|no|" \
+        -e "s|@AUTODIAL@|no|; s|@PPPOPTFILE@|$3|; s|@LNS_ADDR@|$LNS_ADDR|" \
+        "$LAB_REPO/tests/xl2tpd/lac.conf.in" >"$1"
+}
+
+# lab_xl2tpd_lns_conf OUT AUTH_FILE PPPOPTFILE: xl2tpd LNS config listening
+# on LNS_ADDR that gives the peer PPP_LAC and takes PPP_LNS.
+lab_xl2tpd_lns_conf() {
+    sed -e "s|@LISTEN_ADDR@|$LNS_ADDR|; s|@PORT@|1701|; s|@AUTH_FILE@|$2|" \
+        -e "s|@HOSTNAME@|lab-lns|; s|@CHALLENGE@|yes|; s|@HIDDEN@|no|" \
+        -e "s|@PPPOPTFILE@|$3|" \
+        -e "s|^ip range = .*|ip range = $PPP_LAC - $PPP_LAC|; s|^local ip = .*|local ip = $PPP_LNS|" \
+        "$LAB_REPO/tests/xl2tpd/lns.conf.in" >"$1"
+    grep -q "ip range = $PPP_LAC" "$1" || lab_fail "lns.conf template changed (ip range)"
+}
+
 # lab_need_propppd: sets PPPD_BIN (propppd: $PROPPPD, else the repository's
 # debug build), PPPCTL (propppctl) and PPPWATCH (propppwatch) and fails the
 # scenario when one is missing.

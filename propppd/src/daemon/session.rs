@@ -20,8 +20,8 @@ use common::log::Level;
 
 use crate::config::Dataplane;
 use crate::proto::frame::protocol;
-use crate::proto::fsm::SplitMix64;
-use crate::proto::link::{AuthRole, DownReason, Link, LinkEvent, LinkOutput};
+use crate::proto::fsm::{SplitMix64, State};
+use crate::proto::link::{AuthRole, DownReason, Link, LinkEvent, LinkOutput, LinkStats};
 use crate::sys::netif::NetIf;
 use crate::sys::ppp::PppUnit;
 use crate::sys::tun::Tun;
@@ -284,7 +284,11 @@ impl Daemon {
             return;
         }
         let Some(inst) = self.instances.get_mut(&handle) else { return };
-        if inst.up {
+        // One `up` per instance, when IPv4 is up (its addresses are what
+        // owners and watchers report); IPv6CP alone counts only when IPCP
+        // is no longer negotiating (refused or failed).
+        let ipcp_pending = matches!(inst.link.ipcp().state(), State::ReqSent | State::AckRcvd | State::AckSent | State::Opened);
+        if inst.up || (ipv6 && ipcp_pending) {
             return;
         }
         inst.up = true;
@@ -367,12 +371,27 @@ impl Daemon {
         if let Some(unit) = inst.chan.unit() {
             unit.set_npmode(if ipv6 { protocol::IPV6 } else { protocol::IP }, true)?;
         }
+        // Up first, as pppd does: IPv6 addresses added to a down link get
+        // no routes (the kernel sets up the device's IPv6 when it comes up).
+        netif.set_link(&ifname, true, mtu)?;
         match (ipv6, inst.ipv6_ids, inst.local_ip, inst.peer_ip) {
-            (true, Some((l, p)), _, _) => netif.add_ipv6_link_local(&ifname, l, p)?,
-            (false, _, Some(l), Some(p)) => netif.add_ipv4_ptp(&ifname, l, p)?,
-            _ => {}
+            (true, Some((l, p)), _, _) => netif.add_ipv6_link_local(&ifname, l, p),
+            (false, _, Some(l), Some(p)) => netif.add_ipv4_ptp(&ifname, l, p),
+            _ => Ok(()),
         }
-        netif.set_link(&ifname, true, mtu)
+    }
+
+    /// `(bytes_in, bytes_out, packets_in, packets_out)` of an instance's
+    /// data: the interface's counters when it has one (on kernel units data
+    /// never passes through propppd), else the link's frame counters.
+    fn data_counters(netif: Option<&mut NetIf>, ifname: Option<&str>, link: &LinkStats) -> (u64, u64, u64, u64) {
+        match (netif, ifname) {
+            (Some(n), Some(i)) => match n.stats(i) {
+                Ok(s) => (s.rx_bytes, s.tx_bytes, s.rx_packets, s.tx_packets),
+                Err(_) => (link.rx_octets, link.tx_octets, link.rx_packets, link.tx_packets),
+            },
+            _ => (link.rx_octets, link.tx_octets, link.rx_packets, link.tx_packets),
+        }
     }
 
     /// The link is going down: `down` to the owner, `PPP_DOWN_IND` when
@@ -397,7 +416,8 @@ impl Daemon {
             }
             ev.str("linktype", &inst.params.linktype).str("reason", &text).num("reason_code", code);
             ev.str("local_id", format!("{:#010x}", n.local_magic)).str("peer_id", format!("{:#010x}", n.peer_magic));
-            ev.num("bytes_in", s.rx_octets).num("bytes_out", s.tx_octets).num("packets_in", s.rx_packets).num("packets_out", s.tx_packets);
+            let (bi, bo, pi, po) = Self::data_counters(self.netif.as_mut(), inst.plane.ifname(), &s);
+            ev.num("bytes_in", bi).num("bytes_out", bo).num("packets_in", pi).num("packets_out", po);
             ev.num("connect_time", inst.link.connect_time(now).as_secs());
             self.publisher.publish(EV_DOWN, &ev);
         }

@@ -16,7 +16,6 @@
 # Needs the host's build of prol2tpd: $PROL2TPD, else target/debug/prol2tpd.
 . "$LAB_REPO/tests/lab/lib.sh"
 
-TPL=$LAB_REPO/tests/xl2tpd
 D=$LAB_TMP
 LAC_ADDR=192.0.2.1
 LNS_ADDR=192.0.2.2
@@ -24,9 +23,7 @@ PPP_LNS=198.51.100.1
 PPP_LAC=198.51.100.10
 lab_need_prol2tpd
 
-lab_modprobe l2tp_netlink l2tp_ppp ppp_generic pppox ppp_async veth
-lab_netns lac lns
-lab_veth lac veth-lac "$LAC_ADDR/24" lns veth-lns "$LNS_ADDR/24"
+lab_two_hosts
 
 lab_keep_files "$D" '*.log' '*.conf' '*.options'
 
@@ -61,12 +58,7 @@ OPTS
 { ppp_opts lns; printf '%s\n' auth require-chap "name lab-lns" "mtu 1400" "mru 1400"; } >"$D/lns.options"
 { ppp_opts lac; printf '%s\n' noauth "user $PPP_USER" noipdefault; } >"$D/lac.options"
 
-sed -e "s|@LISTEN_ADDR@|$LNS_ADDR|; s|@PORT@|1701|; s|@AUTH_FILE@|$D/l2tp-secrets|" \
-    -e "s|@HOSTNAME@|lab-lns|; s|@CHALLENGE@|yes|; s|@HIDDEN@|no|" \
-    -e "s|@PPPOPTFILE@|$D/lns.options|" \
-    -e "s|^ip range = .*|ip range = $PPP_LAC - $PPP_LAC|; s|^local ip = .*|local ip = $PPP_LNS|" \
-    "$TPL/lns.conf.in" >"$D/lns.conf"
-grep -q "ip range = $PPP_LAC" "$D/lns.conf" || lab_fail "lns.conf template changed (ip range)"
+lab_xl2tpd_lns_conf "$D/lns.conf" "$D/l2tp-secrets" "$D/lns.options"
 
 # prol2tpd's pppd_options are split at white space (no quoting): the
 # option file's path must not contain any.

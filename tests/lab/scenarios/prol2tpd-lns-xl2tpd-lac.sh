@@ -14,7 +14,6 @@
 # Needs the host's build of prol2tpd: $PROL2TPD, else target/debug/prol2tpd.
 . "$LAB_REPO/tests/lab/lib.sh"
 
-TPL=$LAB_REPO/tests/xl2tpd
 D=$LAB_TMP
 LAC_ADDR=192.0.2.1
 LNS_ADDR=192.0.2.2
@@ -22,9 +21,7 @@ PPP_LNS=198.51.100.1
 PPP_LAC=198.51.100.10
 lab_need_prol2tpd
 
-lab_modprobe l2tp_netlink l2tp_ppp ppp_generic pppox ppp_async veth
-lab_netns lac lns
-lab_veth lac veth-lac "$LAC_ADDR/24" lns veth-lns "$LNS_ADDR/24"
+lab_two_hosts
 
 lab_keep_files "$D" '*.log' '*.conf'
 
@@ -47,10 +44,7 @@ OPTS
 { ppp_opts lns; echo "$PPP_LNS:$PPP_LAC"; } >"$D/lns.options"
 { ppp_opts lac; echo "mtu 1400"; echo "mru 1400"; echo noipdefault; } >"$D/lac.options"
 
-sed -e "s|@LISTEN_ADDR@|$LAC_ADDR|; s|@PORT@|1701|; s|@AUTH_FILE@|$D/l2tp-secrets|" \
-    -e "s|@HOSTNAME@|lab-lac|; s|@CHALLENGE@|yes|; s|@HIDDEN@|no|" \
-    -e "s|@AUTODIAL@|no|; s|@PPPOPTFILE@|$D/lac.options|; s|@LNS_ADDR@|$LNS_ADDR|" \
-    "$TPL/lac.conf.in" >"$D/lac.conf"
+lab_xl2tpd_lac_conf "$D/lac.conf" "$D/l2tp-secrets" "$D/lac.options"
 
 cat >"$D/lns.conf" <<CONF
 [system]

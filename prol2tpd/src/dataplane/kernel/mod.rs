@@ -313,8 +313,11 @@ impl KernelDataplane {
                 self.events.push_back(DataplaneEvent::Stats { tunnel_id: t, session_id: s, result });
             }
             (Pending::TunnelDelete(t), Err(e)) => log::log(Level::Warning, format_args!("dataplane delete tunnel_id={t} errno={}", e.errno())),
+            // A PPP session goes with its last PPPoL2TP socket: when the
+            // PPP side died first, the kernel already removed it (ENODEV).
             (Pending::SessionDelete(t, s), Err(e)) => {
-                log::log(Level::Warning, format_args!("dataplane delete tunnel_id={t} session_id={s} errno={}", e.errno()))
+                let level = if e.errno() == libc::ENODEV { Level::Debug } else { Level::Warning };
+                log::log(level, format_args!("dataplane delete tunnel_id={t} session_id={s} errno={}", e.errno()))
             }
             (Pending::TunnelDelete(_) | Pending::SessionDelete(..), Ok(_)) => {}
             (Pending::LinkSet(..) | Pending::VlanCreate(..) | Pending::VlanSet(..), _) => {}
