@@ -5,8 +5,9 @@
 //! LNS's gives it the pool's first address, both bring up a TUN device, and
 //! `ping` crosses both ways. Then the lives of the daemons are tied
 //! together: killing the LNS's propppd closes the session with a CDN and
-//! removes the TUN devices on both sides; killing the LAC's prol2tpd ends
-//! its propppd's instance.
+//! removes the TUN devices on both sides; a restarted propppd serves the
+//! next session, which `propppctl create` asks the LAC's prol2tpd for; and
+//! killing the LAC's prol2tpd ends its propppd's instance.
 //!
 //! propppd is another package of the workspace: its binary is looked for
 //! next to prol2tpd's (`cargo build --workspace` or `make check` builds
@@ -132,12 +133,20 @@ fn ppp_over_l2tp_between_two_suites_with_the_userspace_plane() {
     lns_ppp.stop_with(Signal::SIGKILL, Duration::from_secs(5));
     assert!(wait_until(UP, || tun_count(&lns_ns) == 0), "LNS TUN left after propppd died:\n{}", logs());
     assert!(wait_until(UP, || tun_count(&lac_ns) == 0), "LAC TUN left after the CDN:\n{}", logs());
-    assert!(lns.log().contains("PPP daemon went away"), "the LNS did not close the session for propppd's death:\n{}", lns.log());
+    // Whichever the LNS noticed first closed the session: the owner
+    // connection's end ("PPP daemon went away") or the session's own framed
+    // channel's ("PPP channel closed").
+    let log = lns.log();
+    let cdn = events(&log, "session down").into_iter().any(|f| matches!(f.get("message"), Some("PPP daemon went away" | "PPP channel closed")));
+    assert!(cdn, "the LNS did not close the session for propppd's death:\n{log}");
 
     // A restarted propppd on the LNS serves the next session, created
-    // through the LAC's prol2tp.
+    // with `propppctl create` on the LAC (propppd asks its prol2tpd).
     lns_ppp = start_propppd(&lns_ns, &dir, "lns-ppp", &propppd_conf(&dir, "lns-ppp", &lns_profile));
-    lac.cli_ok("create session t dsl1 call_type=incoming ppp_profile=dsl");
+    let ctl = propppd_bin().with_file_name("propppctl");
+    let sock = dir.join("lac-ppp.ctl");
+    let out = lac_ns.exec(&[&ctl.to_string_lossy(), "-s", &sock.to_string_lossy(), "create", "dsl1", "l2tp", "t", "profile=dsl", "call_type=incoming"]);
+    assert!(out.status.success(), "propppctl create failed: {}{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr), logs());
     assert!(wait_until(UP, || ptp_addr(&lac_ns) == want_lac), "no second session after propppd's restart:\n{}", logs());
     let out = lac_ns.exec(&["ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", LNS_PPP]);
     assert!(out.status.success(), "ping after the restart failed:\n{}", logs());
