@@ -85,12 +85,12 @@ test-deps:
 # cargo-nextest runs each test in its own process (parallel, clean isolation
 # for namespace tests) but not doctests, so those run first with cargo
 # test --doc (nextest's summary then closes the output).
-# The kernel lab (qemu) runs first, on a debug build of the daemon; then the
+# The kernel lab (qemu) runs first, on a debug build of the daemons; then the
 # Rust tests, whose summary closes the output. LAB=0 skips the lab.
 LAB ?= 1
 check: test-deps
 	@if [ "$(LAB)" = 1 ]; then \
-	    $(CARGO) build -p prol2tpd && bash tests/lab/run.sh --all || exit 1; \
+	    $(CARGO) build --workspace --bins && bash tests/lab/run.sh --all || exit 1; \
 	fi
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	    echo "$(CARGO) test --workspace --doc" && \
@@ -201,6 +201,7 @@ bench:
 # LAB_SCENARIOS="smoke xl2tpd-pair" picks some. Needs root (apt-get, netns).
 .PHONY: lab
 lab:
+	$(CARGO) build --workspace --bins
 	bash tests/lab/run.sh --all
 
 clean:

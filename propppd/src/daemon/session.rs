@@ -349,10 +349,23 @@ impl Daemon {
         if self.cfg.system.dataplane == Dataplane::Null {
             return Ok(());
         }
+        if self.netif.is_none() {
+            self.netif = Some(NetIf::open()?);
+        }
         let Some(inst) = self.instances.get_mut(&handle) else { return Ok(()) };
         if let Plane::None = inst.plane {
-            inst.plane = match &inst.chan {
-                Chan::Kernel { unit, .. } => Plane::Unit(unit.ifname.clone()),
+            inst.plane = match &mut inst.chan {
+                Chan::Kernel { unit, .. } => {
+                    // A configured name replaces the kernel's pppN while the
+                    // new unit is still down.
+                    if let (Some(want), Some(netif)) = (inst.params.ifname.as_deref(), self.netif.as_mut()) {
+                        if want != unit.ifname {
+                            netif.rename(&unit.ifname, want)?;
+                            unit.ifname = want.to_string();
+                        }
+                    }
+                    Plane::Unit(unit.ifname.clone())
+                }
                 Chan::Frames(_) => {
                     let tun = Tun::open(inst.params.ifname.as_deref().unwrap_or("ppp%d"))?;
                     if let Err(e) = self.evloop.register(tun.fd(), inst_key(handle, 2), common::evloop::Interest::READABLE) {
@@ -363,9 +376,6 @@ impl Daemon {
             };
         }
         let ifname = inst.plane.ifname().unwrap_or_default().to_string();
-        if self.netif.is_none() {
-            self.netif = Some(NetIf::open()?);
-        }
         let Some(netif) = self.netif.as_mut() else { return Ok(()) };
         let mtu = inst.params.mtu.map(u32::from).or(Some(u32::from(inst.link.lcp().negotiated().peer_mru)).filter(|m| *m > 0));
         if let Some(unit) = inst.chan.unit() {

@@ -2,8 +2,9 @@
 # prol2tpd + propppd LAC dialling xl2tpd + pppd LNS (issue 5, done item 4),
 # kernel data plane: prol2tpd creates the configured tunnel and session at
 # start-up and hands the PPPoL2TP socket to propppd, which authenticates to
-# the LNS's pppd with CHAP as a client and brings up ppp0 with the address
-# the LNS gives. Checks: the LNS's pppd authenticated our user with CHAP;
+# the LNS's pppd with CHAP as a client and brings up the PPP unit, renamed
+# to the session's interface_name (dsl0), with the address the LNS gives.
+# Checks: the LNS's pppd authenticated our user with CHAP;
 # both ends have their addresses; ping crosses both ways; propppctl shows
 # the instance up; after SIGTERM to both daemons nothing is left.
 #
@@ -56,6 +57,7 @@ hello_timeout = 0
 [session "lns/dsl0"]
 call_type = incoming
 ppp_profile = lac
+interface_name = dsl0
 CONF
 
 cat >"$D/propppd.conf" <<CONF
@@ -98,6 +100,8 @@ lab_log "PPP up $(awk -v a="$T_DIAL" '{ printf "%.1f", $1 - a }' /proc/uptime)s 
 grep -q "rcvd \\[CHAP Response .*name = \"$PPP_USER\"" "$D/lns-pppd.log" && grep -q "sent \\[CHAP Success" "$D/lns-pppd.log" \
     || lab_fail "the LNS's pppd did not authenticate $PPP_USER with CHAP"
 lab_log "ok: propppd authenticated to the LNS with CHAP as $PPP_USER"
+ip -n lac -4 -o addr show dev dsl0 | grep -q "inet $PPP_LAC peer" || lab_fail "the PPP unit is not named dsl0 (the session's interface_name)"
+lab_log "ok: the kernel PPP unit carries the configured name dsl0"
 ip netns exec lac "$PPPCTL" -s "$D/ppp.ctl" list
 ip netns exec lac "$PPPCTL" -s "$D/ppp.ctl" -j list | grep -q '"state":"network"' || lab_fail "propppctl does not show the instance in the network phase"
 lab_ping lac "$PPP_LNS"
