@@ -235,6 +235,66 @@ pub fn running_pid(path: impl AsRef<Path>) -> Option<i32> {
     }
 }
 
+/// The start-up every daemon of the suite shares once its configuration is
+/// read and logging set up: unless `foreground`, [`detach`] and take the
+/// pid file `pid_file`; build the daemon with `new` (sockets opened); tell a
+/// waiting starter it is ready; log `start version=VERSION`; `run` it.
+/// Returns the process's exit status: failure, with the reason logged and
+/// (while a terminal can see it) printed as `PROGRAM: cannot start: …`, when
+/// any step fails; `run`'s error is logged as `fatal`.
+pub fn serve<D>(
+    program: &str,
+    version: &str,
+    foreground: bool,
+    pid_file: &Path,
+    new: impl FnOnce() -> Result<D, String>,
+    run: impl FnOnce(&mut D) -> Result<(), String>,
+) -> std::process::ExitCode {
+    use crate::log::{log, Level};
+    use std::process::ExitCode;
+    let fail = |e: &dyn std::fmt::Display| {
+        log(Level::Error, format_args!("cannot start: {e}"));
+        eprintln!("{program}: cannot start: {e}");
+        ExitCode::FAILURE
+    };
+    // Detached, the starter waits until the daemon is set up: a start-up
+    // failure is printed on its terminal and makes it exit 1, as an init
+    // system expects.
+    let mut detached = None;
+    let mut _pid = None;
+    if !foreground {
+        match detach() {
+            Ok(d) => detached = Some(d),
+            Err(e) => {
+                eprintln!("{program}: cannot detach: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        match PidFile::create(pid_file) {
+            Ok(p) => _pid = Some(p),
+            Err(e) => return fail(&e),
+        }
+    }
+    let mut d = match new() {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    if let Some(detached) = detached {
+        if let Err(e) = detached.ready() {
+            log(Level::Error, format_args!("cannot start: {e}"));
+            return ExitCode::FAILURE;
+        }
+    }
+    log(Level::Notice, format_args!("start version={version}"));
+    match run(&mut d) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log(Level::Error, format_args!("fatal: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -179,6 +179,8 @@ struct FakeDaemon {
     subscribers: Arc<AtomicUsize>,
     /// Events dropped for watchers, in total.
     dropped: Arc<AtomicU64>,
+    /// Events sent to watchers, in total.
+    sent: Arc<AtomicU64>,
     /// Requests received, in order (subscriptions left out).
     requests: Arc<Mutex<Vec<Request>>>,
 }
@@ -191,10 +193,11 @@ impl FakeDaemon {
         let (tx, rx) = mpsc::channel::<Cmd>();
         let subscribers = Arc::new(AtomicUsize::new(0));
         let dropped = Arc::new(AtomicU64::new(0));
+        let sent = Arc::new(AtomicU64::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (s, d, r) = (subscribers.clone(), dropped.clone(), requests.clone());
-        let thread = std::thread::spawn(move || serve(&server, &rx, answer, &s, &d, &r));
-        FakeDaemon { tx: Some(tx), thread: Some(thread), subscribers, dropped, requests }
+        let (s, d, n, r) = (subscribers.clone(), dropped.clone(), sent.clone(), requests.clone());
+        let thread = std::thread::spawn(move || serve(&server, &rx, answer, &s, [&d, &n], &r));
+        FakeDaemon { tx: Some(tx), thread: Some(thread), subscribers, dropped, sent, requests }
     }
 
     fn send(&self, cmd: Cmd) {
@@ -227,7 +230,8 @@ impl Drop for FakeDaemon {
     }
 }
 
-fn serve(server: &Server, rx: &mpsc::Receiver<Cmd>, answer: Answer, subs: &AtomicUsize, dropped: &AtomicU64, requests: &Mutex<Vec<Request>>) {
+/// `counts`: where to keep the publisher's dropped and sent totals.
+fn serve(server: &Server, rx: &mpsc::Receiver<Cmd>, answer: Answer, subs: &AtomicUsize, counts: [&AtomicU64; 2], requests: &Mutex<Vec<Request>>) {
     let mut publisher = Publisher::new();
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
@@ -275,7 +279,8 @@ fn serve(server: &Server, rx: &mpsc::Receiver<Cmd>, answer: Answer, subs: &Atomi
             }
         }
         subs.store(publisher.subscribers().len(), Ordering::SeqCst);
-        dropped.store(publisher.counters().dropped, Ordering::SeqCst);
+        counts[0].store(publisher.counters().dropped, Ordering::SeqCst);
+        counts[1].store(publisher.counters().sent, Ordering::SeqCst);
     }
 }
 
@@ -640,7 +645,11 @@ fn propppwatch_reports_lost_events() {
     fake.send(Cmd::Flood(0x1, created(1, "flood"), 0));
     assert!(wait_until(WAIT, || fake.dropped.load(Ordering::SeqCst) > 0), "nothing dropped");
     let dropped = fake.dropped.load(Ordering::SeqCst);
+    let sent = fake.sent.load(Ordering::SeqCst);
     w.signal(nix::sys::signal::Signal::SIGCONT);
+    // Only once the watcher has read what was queued for it is there room
+    // for one more event (else "last" could be dropped too on a busy host).
+    assert!(wait_until(WAIT, || w.lines().len() as u64 >= sent), "{}", w.stderr());
     fake.send(Cmd::Publish(0x8, destroyed(1, "last")));
     let last = "PPP_DESTROYED_IND: handle=0x1 name='last'";
     assert!(wait_until(WAIT, || w.lines().last().map(String::as_str) == Some(last)), "{}", w.stderr());

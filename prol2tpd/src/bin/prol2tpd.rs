@@ -101,48 +101,12 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     log::set_system_mask(opts.debug_mask.unwrap_or(cfg.system.trace_flags));
-    // Detached, the starter waits until the daemon is set up (sockets
-    // open): a start-up failure is printed on its terminal and makes it exit
-    // 1, as an init system expects.
-    let mut detached = None;
-    let mut _pid = None;
-    if !opts.foreground {
-        match common::daemon::detach() {
-            Ok(d) => detached = Some(d),
-            Err(e) => {
-                eprintln!("prol2tpd: cannot detach: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-        match common::daemon::PidFile::create(daemon::PID_FILE) {
-            Ok(p) => _pid = Some(p),
-            Err(e) => {
-                log::log(Level::Error, format_args!("cannot start: {e}"));
-                eprintln!("prol2tpd: cannot start: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    let mut d = match Daemon::new(opts, cfg) {
-        Ok(d) => d,
-        Err(e) => {
-            log::log(Level::Error, format_args!("cannot start: {e}"));
-            eprintln!("prol2tpd: cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Some(detached) = detached {
-        if let Err(e) = detached.ready() {
-            log::log(Level::Error, format_args!("cannot start: {e}"));
-            return ExitCode::FAILURE;
-        }
-    }
-    log::log(Level::Notice, format_args!("start version={}", env!("CARGO_PKG_VERSION")));
-    match d.run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::log(Level::Error, format_args!("fatal: {e}"));
-            ExitCode::FAILURE
-        }
-    }
+    common::daemon::serve(
+        "prol2tpd",
+        env!("CARGO_PKG_VERSION"),
+        opts.foreground,
+        std::path::Path::new(daemon::PID_FILE),
+        || Daemon::new(opts, cfg),
+        Daemon::run,
+    )
 }

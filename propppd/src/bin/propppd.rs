@@ -64,47 +64,6 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     daemon::set_levels(&checked.config.system, opts.debug);
-    // Detached, the starter waits until the sockets are open: a start-up
-    // failure is printed on its terminal and makes it exit 1.
-    let mut detached = None;
-    let mut _pid = None;
-    if !opts.foreground {
-        match common::daemon::detach() {
-            Ok(d) => detached = Some(d),
-            Err(e) => {
-                eprintln!("propppd: cannot detach: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-        match common::daemon::PidFile::create(&checked.config.system.pid_file) {
-            Ok(p) => _pid = Some(p),
-            Err(e) => {
-                log::log(Level::Error, format_args!("cannot start: {e}"));
-                eprintln!("propppd: cannot start: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    let mut d = match Daemon::new(opts, checked) {
-        Ok(d) => d,
-        Err(e) => {
-            log::log(Level::Error, format_args!("cannot start: {e}"));
-            eprintln!("propppd: cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Some(detached) = detached {
-        if let Err(e) = detached.ready() {
-            log::log(Level::Error, format_args!("cannot start: {e}"));
-            return ExitCode::FAILURE;
-        }
-    }
-    log::log(Level::Notice, format_args!("start version={}", env!("CARGO_PKG_VERSION")));
-    match d.run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::log(Level::Error, format_args!("fatal: {e}"));
-            ExitCode::FAILURE
-        }
-    }
+    let pid_file = checked.config.system.pid_file.clone();
+    common::daemon::serve("propppd", env!("CARGO_PKG_VERSION"), opts.foreground, &pid_file, || Daemon::new(opts, checked), Daemon::run)
 }
