@@ -124,9 +124,11 @@ fn ppp_over_l2tp_between_two_suites_with_the_userspace_plane() {
         assert!(out.status.success(), "ping {to} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), logs());
     }
 
-    // The LNS's SESSION UP carries the PPP addresses and interface.
-    let show = lns.cli_ok("-j show sessions");
-    assert!(!show.is_empty(), "no session on the LNS");
+    // The LNS's prol2tpd heard propppd's `up` with the interface and the
+    // addresses (what its SESSION UP event and hook scripts carry).
+    let up = lns.wait_event("ppp up", UP, |_| true);
+    assert_eq!((up.req("local_ip"), up.req("peer_ip")), (LNS_PPP, LAC_PPP), "{}", logs());
+    assert!(up.req("ifname").starts_with("ppp"), "{}", logs());
 
     // Killing the LNS's propppd: its sessions close with a CDN, the TUN
     // devices go on both sides.

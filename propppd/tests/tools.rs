@@ -25,6 +25,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+#[path = "common/tempdir.rs"]
+mod tempdir;
+use tempdir::TempDir;
+
 use common::channel::Channel;
 use common::events::Publisher;
 use common::ipc::{Body, ErrorCode, Message, Record, Reply, Request, Selector, Server, MAX_DATAGRAM};
@@ -35,30 +39,6 @@ const WATCH: &str = env!("CARGO_BIN_EXE_propppwatch");
 const WAIT: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------- support
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("propppd-tools-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        TempDir(p)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Polls `cond` every 10 ms until it holds or `timeout` passes.
 fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
