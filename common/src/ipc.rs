@@ -123,6 +123,21 @@ pub mod msg_type {
     /// Channel (owner to propppd): the owner's session is gone; end PPP.
     /// Body: u32 reference, `str` reason.
     pub const PPP_CLOSE: u16 = 0x0016;
+    /// Request (proacd): one `interface` record per PPPoE interface.
+    /// Empty body.
+    pub const LIST_INTERFACES: u16 = 0x0017;
+    /// Request (proacd): one `route` record per route. Empty body.
+    pub const LIST_ROUTES: u16 = 0x0018;
+    /// Request (proacd): one `pppoe` record per PPPoE session. Empty body.
+    pub const LIST_PPPOE: u16 = 0x0019;
+    /// Request (proacd): end a PPPoE session (PADT). Body: `sel`.
+    pub const DELETE_PPPOE: u16 = 0x001A;
+    /// Request (proacd): change the MAC allow or deny list. Body: u8 list
+    /// (0 allow, 1 deny), u8 operation (0 remove, 1 add), `str` MAC.
+    pub const MAC_LIST: u16 = 0x001B;
+    /// Channel (owner to propppd, first record): what the owner carries.
+    /// Body: `str` linktype.
+    pub const CHANNEL_HELLO: u16 = 0x001C;
     /// Reply: the request was carried out. Empty body.
     pub const DONE: u16 = 0x8001;
     /// Reply: the request failed. Body: u16 code, `str` message.
@@ -372,6 +387,33 @@ pub enum Request {
         /// One line for the log.
         reason: String,
     },
+    /// proacd: one `interface` record per interface it serves.
+    ListInterfaces,
+    /// proacd: one `route` record per `[route]` in force.
+    ListRoutes,
+    /// proacd: one `pppoe` record per PPPoE session.
+    ListPppoe,
+    /// proacd: ends a PPPoE session with a PADT (by handle, or by name
+    /// `IFACE/SESSION_ID`).
+    DeletePppoe(Selector),
+    /// proacd: adds a MAC address to, or removes it from, the allow or
+    /// the deny list (until the next reload).
+    MacList {
+        /// `true`: the deny list; `false`: the allow list.
+        deny: bool,
+        /// `true`: add; `false`: remove.
+        add: bool,
+        /// The MAC address, `aa:bb:cc:dd:ee:ff`.
+        mac: String,
+    },
+    /// Channel, owner to propppd, the first record on a new connection:
+    /// the kind of channel the owner hands over (`pppoltp` for prol2tpd,
+    /// `pppoe` for proacd), so that `propppctl create` requests of that
+    /// linktype reach it. Not answered.
+    ChannelHello {
+        /// [`crate::channel::LINKTYPE_L2TP`] or [`crate::channel::LINKTYPE_PPPOE`].
+        linktype: String,
+    },
 }
 
 /// Error classes in an [`Reply::Error`].
@@ -615,6 +657,12 @@ impl Message {
                 Request::DestroyPpp(_) => DESTROY_PPP,
                 Request::PppOpen { .. } => PPP_OPEN,
                 Request::PppClose { .. } => PPP_CLOSE,
+                Request::ListInterfaces => LIST_INTERFACES,
+                Request::ListRoutes => LIST_ROUTES,
+                Request::ListPppoe => LIST_PPPOE,
+                Request::DeletePppoe(_) => DELETE_PPPOE,
+                Request::MacList { .. } => MAC_LIST,
+                Request::ChannelHello { .. } => CHANNEL_HELLO,
             },
             Body::Reply(r) => match r {
                 Reply::Done => DONE,
@@ -673,8 +721,17 @@ fn encode_request(w: &mut Writer, r: &Request) -> Result<(), IpcError> {
         | Request::Reload
         | Request::ShowProfiles
         | Request::Unsubscribe
-        | Request::ListPpp => Ok(()),
-        Request::ShowTunnel(s) | Request::DeleteTunnel(s) | Request::ShowPpp(s) | Request::DestroyPpp(s) => w.sel(Some(s)),
+        | Request::ListPpp
+        | Request::ListInterfaces
+        | Request::ListRoutes
+        | Request::ListPppoe => Ok(()),
+        Request::ShowTunnel(s) | Request::DeleteTunnel(s) | Request::ShowPpp(s) | Request::DestroyPpp(s) | Request::DeletePppoe(s) => w.sel(Some(s)),
+        Request::ChannelHello { linktype } => w.str(linktype),
+        Request::MacList { deny, add, mac } => {
+            w.u8(u8::from(*deny));
+            w.u8(u8::from(*add));
+            w.str(mac)
+        }
         Request::CreatePpp { name, params } => {
             w.str(name)?;
             w.params(params)
@@ -791,6 +848,12 @@ fn decode_body(t: u16, r: &mut Reader) -> Result<Body, IpcError> {
         DESTROY_PPP => req(Request::DestroyPpp(r.sel_required()?)),
         PPP_OPEN => req(Request::PppOpen { reference: r.u32()?, params: r.params()? }),
         PPP_CLOSE => req(Request::PppClose { reference: r.u32()?, reason: r.str()? }),
+        LIST_INTERFACES => req(Request::ListInterfaces),
+        LIST_ROUTES => req(Request::ListRoutes),
+        LIST_PPPOE => req(Request::ListPppoe),
+        DELETE_PPPOE => req(Request::DeletePppoe(r.sel_required()?)),
+        CHANNEL_HELLO => req(Request::ChannelHello { linktype: r.str()? }),
+        MAC_LIST => req(Request::MacList { deny: r.bool("mac list")?, add: r.bool("mac list operation")?, mac: r.str()? }),
         DONE => Ok(Body::Reply(Reply::Done)),
         ERROR => Ok(Body::Reply(Reply::Error { code: ErrorCode::from_u16(r.u16()?), message: r.str()? })),
         RECORDS => {
@@ -1573,6 +1636,12 @@ mod tests {
         golden(req(7, Request::DestroyPpp(Selector::Name("p".into()))), 0x14, &[2, 0, 1, b'p']);
         golden(req(7, Request::PppOpen { reference: 0x0A0B_0C0D, params: kv_pair() }), 0x15, &[&[0x0A, 0x0B, 0x0C, 0x0D][..], KV_BYTES].concat());
         golden(req(7, Request::PppClose { reference: 5, reason: "cdn".into() }), 0x16, &[0, 0, 0, 5, 0, 3, b'c', b'd', b'n']);
+        golden(req(7, Request::ListInterfaces), 0x17, &[]);
+        golden(req(7, Request::ListRoutes), 0x18, &[]);
+        golden(req(7, Request::ListPppoe), 0x19, &[]);
+        golden(req(7, Request::DeletePppoe(Selector::Id(3))), 0x1A, &[1, 0, 0, 0, 3]);
+        golden(req(7, Request::MacList { deny: true, add: false, mac: "m".into() }), 0x1B, &[1, 0, 0, 1, b'm']);
+        golden(req(7, Request::ChannelHello { linktype: "pppoe".into() }), 0x1C, &[&[0, 5][..], b"pppoe"].concat());
     }
 
     fn kv_pair() -> Vec<(String, String)> {

@@ -163,7 +163,13 @@ impl Daemon {
             | Request::CreatePpp { .. }
             | Request::DestroyPpp(_)
             | Request::PppOpen { .. }
-            | Request::PppClose { .. } => vec![error(ErrorCode::Unsupported, "not a prol2tpd request")],
+            | Request::PppClose { .. }
+            | Request::ListInterfaces
+            | Request::ListRoutes
+            | Request::ListPppoe
+            | Request::DeletePppoe(_)
+            | Request::MacList { .. }
+            | Request::ChannelHello { .. } => vec![error(ErrorCode::Unsupported, "not a prol2tpd request")],
         }
     }
 
