@@ -21,114 +21,12 @@
 
 mod support;
 
-use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::channel::{Channel, ChannelListener, Received};
-use common::ipc::{Body, ErrorCode, Message, Record, Reply, Request, Selector};
+use common::ipc::{ErrorCode, Reply, Request, Selector};
+use support::chan::{Fake, Open, WAIT};
 use support::*;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-/// A fake propppd: the listener and the daemon's connection to it.
-struct Fake {
-    listener: ChannelListener,
-    chan: Option<Channel>,
-}
-
-impl Fake {
-    fn bind(path: PathBuf) -> Fake {
-        let listener = ChannelListener::bind(&path).unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
-        Fake { listener, chan: None }
-    }
-
-    /// Waits for the daemon to connect.
-    fn accept(&mut self, d: &Prol2tpd<'_>) {
-        let mut got = None;
-        let ok = wait_until(WAIT, || {
-            got = self.listener.accept().ok().flatten();
-            got.is_some()
-        });
-        assert!(ok, "the daemon did not connect:\n{}", d.log());
-        self.chan = got;
-    }
-
-    fn chan(&mut self) -> &mut Channel {
-        self.chan.as_mut().unwrap_or_else(|| panic!("not connected"))
-    }
-
-    /// The next message, with its fd; panics with the daemon's log after
-    /// [`WAIT`].
-    fn recv(&mut self, d: &Prol2tpd<'_>) -> (Message, Option<OwnedFd>) {
-        let mut got = None;
-        let chan = self.chan.as_mut().unwrap_or_else(|| panic!("not connected"));
-        wait_until(WAIT, || match chan.recv() {
-            Received::Message(m, fd) => {
-                got = Some((m, fd));
-                true
-            }
-            Received::Nothing => false,
-            other => panic!("fake propppd got {other:?}\n{}", d.log()),
-        });
-        got.unwrap_or_else(|| panic!("nothing came to the fake propppd:\n{}", d.log()))
-    }
-
-    /// The next message, which must be a `PppOpen` with an fd.
-    fn open(&mut self, d: &Prol2tpd<'_>) -> Open {
-        match self.recv(d) {
-            (Message { body: Body::Request(Request::PppOpen { reference, params }), .. }, Some(fd)) => {
-                let sock = UnixDatagram::from(fd);
-                sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap_or_else(|e| panic!("{e}"));
-                Open { reference, params, sock }
-            }
-            other => panic!("expected PppOpen with an fd, got {other:?}"),
-        }
-    }
-
-    /// The next message, which must be `PppClose`; returns its reference.
-    fn close(&mut self, d: &Prol2tpd<'_>) -> u32 {
-        match self.recv(d).0.body {
-            Body::Request(Request::PppClose { reference, reason }) => {
-                assert!(!reason.is_empty());
-                reference
-            }
-            other => panic!("expected PppClose, got {other:?}"),
-        }
-    }
-
-    fn status(&mut self, reference: u32, fields: &[(&str, &str)]) {
-        let mut r = Record::new(common::channel::STATUS_KIND);
-        for (k, v) in fields {
-            r.str(k, v);
-        }
-        let m = Message { request_id: 0, body: Body::Reply(Reply::PppStatus { reference, record: r }) };
-        self.chan().send(&m, None).unwrap_or_else(|e| panic!("send: {e}"));
-    }
-
-    /// Sends `req` with `request_id` and returns the reply carrying it.
-    fn ask(&mut self, d: &Prol2tpd<'_>, request_id: u32, req: Request) -> Reply {
-        self.chan().send(&Message { request_id, body: Body::Request(req) }, None).unwrap_or_else(|e| panic!("send: {e}"));
-        match self.recv(d) {
-            (Message { request_id: id, body: Body::Reply(r) }, None) if id == request_id => r,
-            other => panic!("expected the reply to {request_id}, got {other:?}"),
-        }
-    }
-}
-
-/// One `PppOpen` as the fake got it.
-struct Open {
-    reference: u32,
-    params: Vec<(String, String)>,
-    sock: UnixDatagram,
-}
-
-impl Open {
-    fn get(&self, key: &str) -> &str {
-        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or_else(|| panic!("no {key} in {:?}", self.params))
-    }
-}
 
 /// LNS (192.0.2.1) accepting L2TPv2 from the LAC with PPP profile `isp`.
 fn lns_conf(chan: &std::path::Path) -> String {
@@ -386,6 +284,6 @@ fn with_ppp_unix_propppd_is_not_contacted() {
     lns_fake.open(&lns);
     // The LAC's session is up on its side, and no connection came to its fake.
     assert!(lac.wait_log("session up tunnel_id=", WAIT), "{}", lac.log());
-    assert!(matches!(lac_fake.listener.accept(), Ok(None)), "the ppp_unix LAC connected to propppd:\n{}", lac.log());
+    assert!(lac_fake.listener.as_ref().is_some_and(|l| matches!(l.accept(), Ok(None))), "the ppp_unix LAC connected to propppd:\n{}", lac.log());
     assert!(lns.log().contains("ppp side=propppd"), "{}", lns.log());
 }

@@ -223,12 +223,21 @@ impl Peer {
 struct Owner {
     chan: Channel,
     statuses: Vec<(u32, Record)>,
+    /// Requests propppd sent (relayed `CreatePpp` / `CreateSession`).
+    requests: Vec<(u32, Request)>,
     closed: bool,
 }
 
 impl Owner {
     fn connect(path: &Path) -> Owner {
-        Owner { chan: Channel::connect(path).unwrap(), statuses: Vec::new(), closed: false }
+        Owner { chan: Channel::connect(path).unwrap(), statuses: Vec::new(), requests: Vec::new(), closed: false }
+    }
+
+    /// `PppOpen` with exactly `params` (framing and all).
+    fn open_with(&mut self, reference: u32, params: &[(&str, &str)], fd: &OwnedFd) {
+        let params = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let msg = Message { request_id: 0, body: Body::Request(Request::PppOpen { reference, params }) };
+        self.chan.send(&msg, Some(fd.as_fd())).unwrap();
     }
 
     fn open(&mut self, reference: u32, name: &str, role: &str, profile: Option<&str>, fd: Option<&OwnedFd>) {
@@ -245,6 +254,7 @@ impl Owner {
         loop {
             match self.chan.recv() {
                 Received::Message(Message { body: Body::Reply(Reply::PppStatus { reference, record }), .. }, _) => self.statuses.push((reference, record)),
+                Received::Message(Message { request_id, body: Body::Request(r) }, _) => self.requests.push((request_id, r)),
                 Received::Message(..) | Received::Malformed(_) => {}
                 Received::Nothing => return,
                 Received::Closed => {
@@ -442,6 +452,80 @@ fn client_role_authenticates_with_the_profile_user() {
     let st = owner.status(1, "up").unwrap();
     assert_eq!((s(st, "local_ip"), s(st, "peer_ip"), s(st, "user")), ("198.51.100.2".into(), "198.51.100.1".into(), "alice".into()));
     assert!(server.events.iter().any(|e| matches!(e, LinkEvent::Authenticated { name, .. } if name == b"alice")));
+}
+
+#[test]
+fn a_pppoe_owner_gets_relayed_creates_and_runs_ppp_as_client_and_server() {
+    let mut env = Env::new("pppoe", "");
+    env.start();
+    let mut owner = Owner::connect(&env.chan_path());
+    let kv = |p: &[(&str, &str)]| -> Vec<(String, String)> { p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+    let create = kv(&[("linktype", "pppoe"), ("pppoe_interface", "eth0"), ("service_name", "isp")]);
+    // Before it says what it carries, the owner is not a PPPoE owner.
+    assert!(wait_for(|| env.records(Request::ShowSystem).first().is_some_and(|r| s(r, "owners") == "1")));
+    match env.call(Request::CreatePpp { name: "dsl".into(), params: create.clone() }) {
+        Reply::Error { message, .. } => assert_eq!(message, "no PPPoE owner connected"),
+        other => panic!("{other:?}"),
+    }
+    let hello = Message { request_id: 0, body: Body::Request(Request::ChannelHello { linktype: "pppoe".into() }) };
+    owner.chan.send(&hello, None).unwrap();
+    assert!(wait_for(|| env.log().contains("owner hello owner=1 linktype=pppoe")), "{}", env.log());
+    // An L2TP create does not go to a PPPoE owner.
+    match env.call(Request::CreatePpp { name: "x".into(), params: kv(&[("linktype", "pppoltp"), ("tunnel", "t")]) }) {
+        Reply::Error { message, .. } => assert_eq!(message, "no L2TP owner connected"),
+        other => panic!("{other:?}"),
+    }
+    match env.call(Request::CreatePpp { name: "x".into(), params: kv(&[("linktype", "pppoe")]) }) {
+        Reply::Error { message, .. } => assert_eq!(message, "`pppoe_interface` missing"),
+        other => panic!("{other:?}"),
+    }
+
+    // The relay: CreatePpp unchanged, under propppd's request id; the CLI
+    // gets the owner's answer.
+    let ctl = env.dir.join("ctl");
+    let cli =
+        std::thread::spawn(move || Client::connect(&ctl).unwrap().call(Request::CreatePpp { name: "dsl".into(), params: create }, Duration::from_secs(5)));
+    assert!(wait_for(|| {
+        owner.poll();
+        !owner.requests.is_empty()
+    }));
+    let (id, req) = owner.requests.remove(0);
+    assert_eq!(req, Request::CreatePpp { name: "dsl".into(), params: kv(&[("linktype", "pppoe"), ("pppoe_interface", "eth0"), ("service_name", "isp")]) });
+    owner.chan.send(&Message { request_id: id, body: Body::Reply(Reply::Done) }, None).unwrap();
+    assert_eq!(cli.join().unwrap().unwrap(), Reply::Done);
+
+    // PPP as client over a PPPoE frames channel.
+    let mut backend = SecretsBackend::new();
+    backend.insert(b"alice", b"wonderland");
+    let config = LinkConfig {
+        lcp: LcpConfig { require_auth: vec![AuthMethod::ChapMd5], accept_auth: vec![], echo_interval: None, ..LcpConfig::default() },
+        name: b"isp".to_vec(),
+        ipcp: IpcpConfig { local_addr: Some(a("198.51.100.1")), peer_addr: Some(a("198.51.100.2")), dns: [None, None], request_dns: false },
+        ipv6: false,
+        ..LinkConfig::default()
+    };
+    let (mut ac, fd) = Peer::new(config, backend, 20);
+    let pppoe = [("framing", "frames"), ("linktype", "pppoe"), ("peer_mac", "02:00:00:00:00:01"), ("pppoe_session_id", "17")];
+    owner.open_with(1, &[&pppoe[..], &[("name", "dsl"), ("role", "client"), ("profile", "client")]].concat(), &fd);
+    let up = run(&mut owner, &mut [&mut ac], |o, p| p[0].network_up().is_some() && o.status(1, "up").is_some());
+    assert!(up, "{}", env.log());
+    assert_eq!(s(owner.status(1, "up").unwrap(), "local_ip"), "198.51.100.2");
+
+    // PPP as server (the AC terminating locally).
+    let (mut client, fd2) = Peer::client(&[AuthMethod::ChapMd5], "alice", "wonderland", 21);
+    owner.open_with(2, &[&pppoe[..], &[("name", "eth0/18"), ("role", "server"), ("pppoe_session_id", "18")]].concat(), &fd2);
+    let up = run(&mut owner, &mut [&mut ac, &mut client], |o, p| p[1].network_up().is_some() && o.status(2, "up").is_some());
+    assert!(up, "{}", env.log());
+    for (name, role) in [("dsl", "client"), ("eth0/18", "server")] {
+        let show = env.records(Request::ShowPpp(Selector::Name(name.into())));
+        let r = &show[0];
+        assert_eq!((s(r, "linktype"), s(r, "role"), s(r, "peer_mac")), ("pppoe".into(), role.into(), "02:00:00:00:00:01".into()), "{r:?}");
+        assert_eq!(s(r, "mru"), "1492", "PPPoE channels default to MRU 1492: {r:?}");
+    }
+    let show = env.records(Request::ShowPpp(Selector::Name("dsl".into())));
+    assert_eq!(s(&show[0], "pppoe_session_id"), "17");
+    let list = env.records(Request::ListPpp);
+    assert!(list.iter().all(|r| s(r, "linktype") == "pppoe" && s(r, "state") == "network"), "{list:?}");
 }
 
 #[test]

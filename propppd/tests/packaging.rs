@@ -168,7 +168,7 @@ fn man_pages_match_the_programs() {
         assert!(tagged, "propppctl command {word} not in COMMANDS of propppctl(1)");
         n += 1;
     }
-    assert_eq!(n, 6, "{help}");
+    assert_eq!(n, 7, "{help}");
 
     // propppwatch(1): each event with its fields, in the printed order.
     let output = section(&page("propppwatch.1"), "OUTPUT");

@@ -507,6 +507,8 @@ fn propppctl_against_a_stand_in() {
     assert_eq!((r.code, r.stderr.as_str()), (1, "propppctl: no such PPP instance\n"));
     let r = ctl(&sock, &["create", "s9", "l2tp", "t2"]);
     assert_eq!((r.code, r.stderr.as_str()), (1, "propppctl: no such tunnel\n"));
+    let r = ctl(&sock, &["create", "dsl", "pppoe", "eth0", "service_name=isp"]);
+    assert_eq!((r.code, r.stderr.as_str()), (1, "propppctl: no such tunnel\n"), "refused by the fake; what was sent is checked below");
 
     let kv = |p: &[(&str, &str)]| -> Vec<(String, String)> { p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
     assert_eq!(
@@ -527,6 +529,7 @@ fn propppctl_against_a_stand_in() {
             Request::ShowPpp(Selector::Name("nosuch".into())),
             Request::DestroyPpp(Selector::Name("nosuch".into())),
             Request::CreatePpp { name: "s9".into(), params: kv(&[("linktype", "pppoltp"), ("tunnel", "t2")]) },
+            Request::CreatePpp { name: "dsl".into(), params: kv(&[("linktype", "pppoe"), ("pppoe_interface", "eth0"), ("service_name", "isp")]) },
         ]
     );
 }
@@ -543,7 +546,9 @@ fn usage_errors_exit_2_and_no_daemon_exits_3() {
         &["destroy"],
         &["create", "s1"],
         &["create", "s1", "l2tp"],
-        &["create", "s1", "pppoe", "eth0"],
+        &["create", "s1", "atm", "eth0"],
+        &["create", "s1", "pppoe"],
+        &["create", "s1", "pppoe", "eth0", "pppoe_interface=eth1"],
         &["create", "s1", "l2tp", "t1", "peer"],
         &["create", "s1", "l2tp", "t1", "a=1", "a=2"],
         &["-t", "0", "list"],

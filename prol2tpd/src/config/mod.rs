@@ -152,7 +152,14 @@ pub struct SystemConfig {
     /// propppd's channel socket, where PPP sessions are handed to it with
     /// `-p propppd` (default [`common::channel::DEFAULT_CHANNEL_SOCKET`]).
     pub propppd_socket: PathBuf,
+    /// Where proacd (and any other PPP side that switches sessions into
+    /// L2TP) connects to ask for LAC sessions (`SOCK_SEQPACKET`, mode
+    /// 0600; default [`DEFAULT_SWITCH_SOCKET`]).
+    pub switch_socket: PathBuf,
 }
+
+/// Default `[system] switch_socket`.
+pub const DEFAULT_SWITCH_SOCKET: &str = "/run/prol2tp/prol2tpd.chan";
 
 impl Default for SystemConfig {
     fn default() -> Self {
@@ -171,6 +178,7 @@ impl Default for SystemConfig {
             script_timeout: Duration::from_secs(30),
             scripts: true,
             propppd_socket: PathBuf::from(common::channel::DEFAULT_CHANNEL_SOCKET),
+            switch_socket: PathBuf::from(DEFAULT_SWITCH_SOCKET),
         }
     }
 }

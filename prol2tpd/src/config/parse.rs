@@ -297,6 +297,7 @@ fn build_system(path: &Path, ini: &IniFile) -> Result<SystemConfig, ConfigError>
             "script_timeout" => sys.script_timeout = std::time::Duration::from_secs(u64::from(parse_u32_range(path, e, 1, 3600)?)),
             "scripts" => sys.scripts = parse_bool(path, e)?,
             "propppd_socket" => sys.propppd_socket = std::path::PathBuf::from(parse_nonempty(path, e)?),
+            "switch_socket" => sys.switch_socket = std::path::PathBuf::from(parse_nonempty(path, e)?),
             _ => return Err(unknown_key(path, section, e)),
         }
     }

@@ -109,6 +109,8 @@ fn every_system_parameter() {
 fn propppd_socket_has_a_default_and_can_be_set() {
     assert_eq!(parse("").system.propppd_socket, std::path::PathBuf::from("/run/proppp/propppd.chan"));
     assert_eq!(parse("[system]\npropppd_socket = /tmp/p.chan\n").system.propppd_socket, std::path::PathBuf::from("/tmp/p.chan"));
+    assert_eq!(parse("").system.switch_socket, std::path::PathBuf::from("/run/prol2tp/prol2tpd.chan"));
+    assert_eq!(parse("[system]\nswitch_socket = /tmp/s.chan\n").system.switch_socket, std::path::PathBuf::from("/tmp/s.chan"));
 }
 
 #[test]
@@ -355,6 +357,7 @@ fn bad_value_errors() {
         ("[system]\n\nmax_running_scripts = 0\n", "max_running_scripts"),
         ("[system]\n\nhost_name =\n", "host_name"),
         ("[system]\n\npropppd_socket =\n", "propppd_socket"),
+        ("[system]\n\nswitch_socket =\n", "switch_socket"),
         ("[tunnel_profile \"a\"]\n\nversion = 4\n", "version"),
         ("[tunnel_profile \"a\"]\n\nv2_fallback = perhaps\n", "yes or no"),
         ("[tunnel_profile \"a\"]\n\nencap = tcp\n", "encap"),

@@ -29,28 +29,36 @@ impl Daemon {
     /// `tunnel_id`. Errors: a name in use by a tunnel or a configured
     /// instance, a bad parameter (named), `persist`, a core limit.
     pub(super) fn api_create_tunnel(&mut self, now: Instant, name: &str, pairs: &[(String, String)]) -> Reply {
+        match self.create_tunnel_named(now, name, pairs) {
+            Ok(tid) => {
+                let mut r = Record::new("tunnel");
+                r.num("tunnel_id", tid);
+                records(vec![r])
+            }
+            Err(e) => e,
+        }
+    }
+
+    /// [`Daemon::api_create_tunnel`]'s work: returns the new tunnel's id,
+    /// or the error reply.
+    pub(super) fn create_tunnel_named(&mut self, now: Instant, name: &str, pairs: &[(String, String)]) -> Result<u32, Reply> {
         if self.cfg.tunnel(name).is_some() {
-            return error(ErrorCode::Failed, &format!("tunnel name `{name}` is a configured instance"));
+            return Err(error(ErrorCode::Failed, &format!("tunnel name `{name}` is a configured instance")));
         }
         if let Some(t) = self.ep.tunnels().find(|t| t.params.name.as_deref() == Some(name)) {
-            return error(ErrorCode::Failed, &format!("tunnel name `{name}` is in use by tunnel {}", t.id));
+            return Err(error(ErrorCode::Failed, &format!("tunnel name `{name}` is in use by tunnel {}", t.id)));
         }
-        let inst = match self.cfg.tunnel_from_pairs(name, pairs) {
-            Ok(i) => i,
-            Err(e) => return error(ErrorCode::BadRequest, &e),
-        };
+        let inst = self.cfg.tunnel_from_pairs(name, pairs).map_err(|e| error(ErrorCode::BadRequest, &e))?;
         if inst.persist {
-            return error(ErrorCode::BadRequest, "persist: only configured tunnels are re-dialled; add the tunnel to the configuration file");
+            return Err(error(ErrorCode::BadRequest, "persist: only configured tunnels are re-dialled; add the tunnel to the configuration file"));
         }
         let params = glue::instance_params(&self.cfg, &inst);
         match self.ep.create_tunnel(now, Rc::new(params)) {
             Ok(tid) => {
                 log::log(Level::Info, format_args!("control create tunnel_id={tid} name={name} peer={}", inst.peer));
-                let mut r = Record::new("tunnel");
-                r.num("tunnel_id", tid);
-                records(vec![r])
+                Ok(tid)
             }
-            Err(e) => error(ErrorCode::Failed, &format!("cannot create tunnel {name}: {e}")),
+            Err(e) => Err(error(ErrorCode::Failed, &format!("cannot create tunnel {name}: {e}"))),
         }
     }
 
@@ -61,29 +69,47 @@ impl Daemon {
     /// a name in use in it, a bad parameter (named), what the tunnel cannot
     /// carry, a core limit.
     pub(super) fn api_create_session(&mut self, now: Instant, tunnel: &Selector, name: &str, pairs: &[(String, String)]) -> Reply {
+        match self.create_session_with(now, tunnel, name, pairs, None) {
+            Ok((tid, sid)) => {
+                let mut r = Record::new("session");
+                r.num("tunnel_id", tid).num("session_id", sid);
+                records(vec![r])
+            }
+            Err(e) => e,
+        }
+    }
+
+    /// [`Daemon::api_create_session`]'s work, with the Calling Number its
+    /// ICRQ carries (RFC 2661 §4.4.5; the switch channel's
+    /// `calling_number`). Returns `(tunnel_id, session_id)`, or the error
+    /// reply.
+    pub(super) fn create_session_with(
+        &mut self,
+        now: Instant,
+        tunnel: &Selector,
+        name: &str,
+        pairs: &[(String, String)],
+        calling_number: Option<Vec<u8>>,
+    ) -> Result<(u32, u32), Reply> {
         let Some(t) = self.find_tunnel(tunnel) else {
-            return no_tunnel(tunnel);
+            return Err(no_tunnel(tunnel));
         };
         let tid = t.id;
         let tunnel_name = t.params.name.clone().unwrap_or_else(|| tid.to_string());
         let configured = self.instances.get(&tunnel_name) == Some(&tid);
         if t.sessions().any(|s| s.params.name.as_deref() == Some(name)) || (configured && self.cfg.sessions_of(&tunnel_name).any(|s| s.name == name)) {
-            return error(ErrorCode::Failed, &format!("session name `{name}` is in use in tunnel {tunnel_name}"));
+            return Err(error(ErrorCode::Failed, &format!("session name `{name}` is in use in tunnel {tunnel_name}")));
         }
         let tunnel_params = self.tunnel_config_params(t, configured);
-        let inst = match self.cfg.session_from_pairs(&tunnel_name, &tunnel_params, name, pairs) {
-            Ok(i) => i,
-            Err(e) => return error(ErrorCode::BadRequest, &e),
-        };
-        let sp = glue::session_params(&inst.params, &inst.session_profile, Some(name.to_string()), &tunnel_params);
+        let inst = self.cfg.session_from_pairs(&tunnel_name, &tunnel_params, name, pairs).map_err(|e| error(ErrorCode::BadRequest, &e))?;
+        let mut sp = glue::session_params(&inst.params, &inst.session_profile, Some(name.to_string()), &tunnel_params);
+        sp.calling_number = calling_number;
         match self.ep.create_session(now, tid, inst.call_type, Rc::new(sp)) {
             Ok(sid) => {
                 log::log(Level::Info, format_args!("control create tunnel_id={tid} session_id={sid} name={name}"));
-                let mut r = Record::new("session");
-                r.num("tunnel_id", tid).num("session_id", sid);
-                records(vec![r])
+                Ok((tid, sid))
             }
-            Err(e) => error(ErrorCode::Failed, &format!("cannot create session {name} in tunnel {tunnel_name}: {e}")),
+            Err(e) => Err(error(ErrorCode::Failed, &format!("cannot create session {name} in tunnel {tunnel_name}: {e}"))),
         }
     }
 

@@ -24,6 +24,7 @@ mod plane;
 pub mod ppp;
 mod ppp_side;
 pub mod proppp;
+mod switch;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -48,8 +49,9 @@ use hooks::Hooks;
 use net::L2tpSocket;
 use plane::{on_data, Plane, TunnelSockets, KEY_DATA0, KEY_PLANE0, KEY_TUNNEL0};
 use ppp::PppUnix;
-use ppp_side::KEY_PROPPPD;
-use proppp::{PppSideKind, Propppd};
+use ppp_side::{Side, KEY_PROPPPD};
+use proppp::{PppConn, PppSideKind};
+use switch::{Switch, KEY_SWITCH0, KEY_SWITCH_LISTEN, MAX_SWITCH};
 
 /// Default configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/prol2tp/prol2tpd.conf";
@@ -94,7 +96,9 @@ const KEY_CONTROL: usize = 1;
 /// Listening sockets: `KEY_SOCKET0 + index` (the other ranges are in `plane`).
 const KEY_SOCKET0: usize = 2;
 /// The hook-script runner's socket (just below the plane's range; the
-/// propppd connection is `ppp_side::KEY_PROPPPD`, just below it).
+/// propppd connection is `ppp_side::KEY_PROPPPD`, just below it, and the
+/// switch socket and its connections `switch::KEY_SWITCH_LISTEN` and
+/// `switch::KEY_SWITCH0 + slot` below that).
 const KEY_HOOKS: usize = KEY_PLANE0 - 1;
 
 /// The running daemon.
@@ -111,9 +115,9 @@ pub struct Daemon {
     /// The stock-pppd PPP side (`-p ppp_unix`); `None` otherwise.
     ppp: Option<PppUnix>,
     /// The propppd PPP side (`-p propppd`, the default); `None` otherwise.
-    propppd: Option<Propppd>,
-    /// True while the propppd connection is watched for writability.
-    propppd_writable: bool,
+    propppd: Option<PppConn>,
+    /// The switch socket and its connections (`switch.rs`).
+    switch: Switch,
     /// Tunnel instance name → our tunnel id.
     instances: HashMap<String, u32>,
     /// Persisting instances waiting to be dialled again.
@@ -163,7 +167,7 @@ impl Daemon {
         }
         let side = PppSideKind::from_plugins(&opts.plugins);
         let ppp = (side == PppSideKind::PppUnix).then(|| PppUnix::new(ppp::default_program()));
-        let propppd = (side == PppSideKind::Propppd).then(|| Propppd::new(&cfg.system.propppd_socket));
+        let propppd = (side == PppSideKind::Propppd).then(|| PppConn::new(&cfg.system.propppd_socket));
         log::log(Level::Info, format_args!("ppp side={}", side.name()));
         let mut ep = Endpoint::new(glue::endpoint_config(&cfg), Rng::from_entropy(), now);
         let cfg = Rc::new(cfg);
@@ -179,7 +183,7 @@ impl Daemon {
             tunnel_sockets: TunnelSockets::default(),
             ppp,
             propppd,
-            propppd_writable: false,
+            switch: Switch::default(),
             instances: HashMap::new(),
             redial: Vec::new(),
             shutdown_deadline: None,
@@ -193,6 +197,7 @@ impl Daemon {
         };
         d.register_plane_fds()?;
         d.propppd_start();
+        d.switch_start();
         if d.cfg.system.scripts {
             d.start_hooks(now);
         }
@@ -221,11 +226,12 @@ impl Daemon {
                     .into_iter()
                     .flatten()
                     .min();
-            let (ready, writable, propppd_writable): (Vec<usize>, bool, bool) = match self.evloop.wait(deadline) {
+            // PPP sides' connections: (side, readable, writable).
+            let (ready, writable, conns): (Vec<usize>, bool, Vec<(Side, bool, bool)>) = match self.evloop.wait(deadline) {
                 Ok(r) => (
-                    r.iter().filter(|r| r.readable).map(|r| r.key).collect(),
+                    r.iter().filter(|r| r.readable && side_of_key(r.key).is_none()).map(|r| r.key).collect(),
                     r.iter().any(|r| r.key == KEY_HOOKS && r.writable),
-                    r.iter().any(|r| r.key == KEY_PROPPPD && r.writable),
+                    r.iter().filter_map(|r| side_of_key(r.key).map(|s| (s, r.readable, r.writable))).filter(|(_, rd, wr)| *rd || *wr).collect(),
                 ),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(format!("event loop failed: {e}")),
@@ -235,12 +241,12 @@ impl Daemon {
                     h.flush();
                 }
             }
-            if propppd_writable && !ready.contains(&KEY_PROPPPD) {
-                self.on_propppd(Instant::now(), false, true);
+            for (side, readable, writable) in conns {
+                self.on_conn(Instant::now(), side, readable, writable);
             }
             for key in ready {
-                if key == KEY_PROPPPD {
-                    self.on_propppd(Instant::now(), true, propppd_writable);
+                if key == KEY_SWITCH_LISTEN {
+                    self.on_switch_accept();
                 } else if key == KEY_HOOKS {
                     // Hang-up or error: the runner's exit is handled on SIGCHLD.
                     continue;
@@ -269,7 +275,7 @@ impl Daemon {
                 self.start_hooks(now);
             }
             self.sync_hooks_interest();
-            self.sync_propppd_interest();
+            self.sync_conn_interest();
         }
     }
 
@@ -538,6 +544,7 @@ impl Daemon {
             Event::TunnelDeleted { tunnel_id, name } => {
                 log::log(Level::Info, format_args!("tunnel deleted tunnel_id={tunnel_id}"));
                 self.close_tunnel_socket(tunnel_id);
+                self.switch.tunnel_deleted(tunnel_id);
                 if let Some(name) = name {
                     if self.instances.get(&name) == Some(&tunnel_id) {
                         self.instances.remove(&name);
@@ -595,6 +602,17 @@ impl Daemon {
     /// Time since start.
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
+    }
+}
+
+/// The PPP side whose connection has event-loop key `key`, if any.
+fn side_of_key(key: usize) -> Option<Side> {
+    if key == KEY_PROPPPD {
+        Some(Side::Propppd)
+    } else if (KEY_SWITCH0..KEY_SWITCH0 + MAX_SWITCH).contains(&key) {
+        Some(Side::Switch(key - KEY_SWITCH0))
+    } else {
+        None
     }
 }
 

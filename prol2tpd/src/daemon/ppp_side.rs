@@ -18,6 +18,12 @@
 //!   away"), and the next PPP session connects again. propppd may ask for
 //!   a session (`CreateSession`, as `prol2tp create session`), answered
 //!   with `Done` or `Error` on the connection.
+//!
+//!   Sessions created through a switch connection (`switch.rs`: proacd
+//!   asking for LAC sessions) have that connection as their PPP side
+//!   instead, whatever `-p` says: the same `PppOpen` / `PppClose` /
+//!   `PppStatus` flow runs on it ([`Side::Switch`]), and its loss closes
+//!   them with CDN Result Code 2 ("access concentrator went away").
 //! - `ppp_unix` ([`super::ppp`]): stock pppd on the kernel plane's
 //!   PPPoL2TP socket; its exit closes the session.
 //! - none: PPP sessions come up with nobody running PPP on them.
@@ -33,7 +39,8 @@ use common::log::{self, Level};
 
 use super::plane::{Plane, KEY_PLANE0};
 use super::ppp::PppSettings;
-use super::proppp::{self, Input, Propppd, Status};
+use super::proppp::{self, Input, PppConn, Status};
+use super::switch::{AC_GONE, KEY_SWITCH0};
 use super::Daemon;
 use crate::proto::endpoint::SessionInfo;
 use crate::proto::message::ResultCode;
@@ -46,18 +53,45 @@ pub(super) const KEY_PROPPPD: usize = KEY_PLANE0 - 2;
 /// ended.
 pub const PPP_GONE: &str = "PPP daemon went away";
 
-/// Records read from propppd per wake-up.
+/// Records read from a PPP side per wake-up.
 const RECV_BURST: usize = 256;
 
+/// Which connection is a PPP session's PPP side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Side {
+    /// The connection to propppd (`-p propppd`).
+    Propppd,
+    /// Switch connection in slot `n` (`switch.rs`).
+    Switch(usize),
+}
+
+impl Side {
+    /// The connection's key in the event loop.
+    pub(super) fn key(self) -> usize {
+        match self {
+            Side::Propppd => KEY_PROPPPD,
+            Side::Switch(n) => KEY_SWITCH0.saturating_add(n),
+        }
+    }
+
+    /// The first word of its log lines.
+    fn name(self) -> &'static str {
+        match self {
+            Side::Propppd => proppp::PLUGIN,
+            Side::Switch(_) => "switch",
+        }
+    }
+}
+
 /// Connects `p` when it is not connected and registers the new
-/// connection (readable). Errors: the connect error, or the registration
-/// error (the connection is then dropped again).
-fn connect_and_register(p: &mut Propppd, evloop: &mut EventLoop) -> io::Result<bool> {
+/// connection (readable) under `key`. Errors: the connect error, or the
+/// registration error (the connection is then dropped again).
+fn connect_and_register(p: &mut PppConn, evloop: &mut EventLoop, key: usize) -> io::Result<bool> {
     if !p.connect()? {
         return Ok(false);
     }
     let registered = match p.channel() {
-        Some(c) => evloop.register(c.as_fd(), KEY_PROPPPD, Interest::READABLE),
+        Some(c) => evloop.register(c.as_fd(), key, Interest::READABLE),
         None => Ok(()),
     };
     if let Err(e) = registered {
@@ -73,10 +107,49 @@ impl Daemon {
     pub(super) fn propppd_start(&mut self) {
         let Some(p) = self.propppd.as_mut() else { return };
         let path = p.path().display().to_string();
-        match connect_and_register(p, &mut self.evloop) {
+        match connect_and_register(p, &mut self.evloop, KEY_PROPPPD) {
             Ok(_) => log::log(Level::Notice, format_args!("propppd connected path={path}")),
             Err(e) => log::log(Level::Info, format_args!("propppd not connected path={path} error=\"{e}\" (connecting when a PPP session needs it)")),
         }
+    }
+
+    /// The connection of `side`, when it exists.
+    pub(super) fn conn_mut(&mut self, side: Side) -> Option<&mut PppConn> {
+        match side {
+            Side::Propppd => self.propppd.as_mut(),
+            Side::Switch(n) => self.switch.conn_mut(n),
+        }
+    }
+
+    /// The connection of `side` and the event loop, borrowed together.
+    fn conn_and_loop(&mut self, side: Side) -> (Option<&mut PppConn>, &mut EventLoop) {
+        let conn = match side {
+            Side::Propppd => self.propppd.as_mut(),
+            Side::Switch(n) => self.switch.conn_mut(n),
+        };
+        (conn, &mut self.evloop)
+    }
+
+    fn conn(&self, side: Side) -> Option<&PppConn> {
+        match side {
+            Side::Propppd => self.propppd.as_ref(),
+            Side::Switch(n) => self.switch.conn(n),
+        }
+    }
+
+    /// The switch connection a session belongs to, if any (else its PPP
+    /// side is the one `-p` chose).
+    fn switch_side_of(&self, tunnel_id: u32, session_id: u32) -> Option<Side> {
+        self.switch.slot_of(tunnel_id, session_id).map(Side::Switch)
+    }
+
+    /// Every connection that exists.
+    fn sides(&self) -> Vec<Side> {
+        let mut v: Vec<Side> = self.switch.slots().into_iter().map(Side::Switch).collect();
+        if self.propppd.is_some() {
+            v.push(Side::Propppd);
+        }
+        v
     }
 
     /// A PPP session is up: its PPP side learns what it needs until the
@@ -84,6 +157,12 @@ impl Daemon {
     pub(super) fn ppp_session_up(&mut self, s: &SessionInfo) {
         let profile = self.cfg.ppp_profile(Some(&s.ppp_profile));
         let (mtu, mru) = profile.map_or((1500, 1500), |p| (p.mtu, p.mru));
+        if let Some(side) = self.switch_side_of(s.tunnel_id, s.session_id) {
+            if let Some(c) = self.conn_mut(side) {
+                c.session_up(s.tunnel_id, s.session_id, proppp::open_params(s, mtu, mru));
+            }
+            return;
+        }
         if let Some(ppp) = self.ppp.as_mut() {
             let settings = PppSettings {
                 lns_mode: s.call_type.is_lns(),
@@ -103,6 +182,12 @@ impl Daemon {
     /// The session failed before its channel was ready: the PPP side
     /// forgets it.
     pub(super) fn ppp_forget(&mut self, tunnel_id: u32, session_id: u32) {
+        if let Some(side) = self.switch_side_of(tunnel_id, session_id) {
+            if let Some(c) = self.conn_mut(side) {
+                c.take_pending(tunnel_id, session_id);
+            }
+            return;
+        }
         if let Some(ppp) = self.ppp.as_mut() {
             ppp.stop(tunnel_id, session_id);
         }
@@ -113,8 +198,10 @@ impl Daemon {
 
     /// The PPP channel of a session is ready: run its PPP side on it.
     pub(super) fn ppp_channel_ready(&mut self, now: Instant, tunnel_id: u32, session_id: u32) {
-        if self.propppd.is_some() {
-            self.propppd_open(now, tunnel_id, session_id);
+        if let Some(side) = self.switch_side_of(tunnel_id, session_id) {
+            self.conn_open(now, side, tunnel_id, session_id);
+        } else if self.propppd.is_some() {
+            self.conn_open(now, Side::Propppd, tunnel_id, session_id);
         } else if self.ppp.is_some() {
             self.start_pppd(now, tunnel_id, session_id);
         } else {
@@ -133,11 +220,12 @@ impl Daemon {
         }
     }
 
-    /// propppd: sends `PppOpen` with the session's channel, connecting
-    /// first when needed; closes the session when propppd cannot take it.
-    fn propppd_open(&mut self, now: Instant, tunnel_id: u32, session_id: u32) {
-        self.propppd_check(now);
-        let Some(params) = self.propppd.as_mut().and_then(|p| p.take_pending(tunnel_id, session_id)) else { return };
+    /// Sends `PppOpen` with the session's channel on `side`, connecting
+    /// first when needed (propppd); closes the session when the PPP side
+    /// cannot take it.
+    fn conn_open(&mut self, now: Instant, side: Side, tunnel_id: u32, session_id: u32) {
+        self.conn_check(now, side);
+        let Some(params) = self.conn_mut(side).and_then(|p| p.take_pending(tunnel_id, session_id)) else { return };
         let (fd, framing): (Option<OwnedFd>, &str) = match &mut self.dataplane {
             Plane::Userspace(u) => (u.take_ppp_channel(tunnel_id, session_id), channel::FRAMING_FRAMES),
             Plane::Other(o) => (o.ppp_socket(tunnel_id, session_id).and_then(|f| f.try_clone_to_owned().ok()), channel::FRAMING_KERNEL),
@@ -145,33 +233,40 @@ impl Daemon {
         let Some(fd) = fd else {
             return self.fail_session(now, tunnel_id, session_id, "the data plane has no PPP channel for the session".into());
         };
-        let Some(p) = self.propppd.as_mut() else { return };
+        let (p, evloop) = self.conn_and_loop(side);
+        let Some(p) = p else { return };
         let path = p.path().display().to_string();
-        let result = connect_and_register(p, &mut self.evloop).and_then(|_| p.open(tunnel_id, session_id, framing, params, fd.as_fd()));
+        let result = connect_and_register(p, evloop, side.key()).and_then(|_| p.open(tunnel_id, session_id, framing, params, fd.as_fd()));
         drop(fd);
+        let name = side.name();
         match result {
             Ok(reference) => log::log(
                 Level::Info,
-                format_args!("ppp open tunnel_id={tunnel_id} session_id={session_id} reference={reference} framing={framing} path={path}"),
+                format_args!("ppp open tunnel_id={tunnel_id} session_id={session_id} reference={reference} framing={framing} side={name} path={path}"),
             ),
             Err(e) => {
-                log::log(Level::Error, format_args!("propppd unreachable tunnel_id={tunnel_id} session_id={session_id} path={path} error=\"{e}\""));
-                let r =
-                    ResultCode { result: cdn::GENERAL_ERROR, error: Some(error::NO_GENERAL_ERROR), message: Some(format!("cannot reach the PPP daemon: {e}")) };
+                log::log(Level::Error, format_args!("{name} unreachable tunnel_id={tunnel_id} session_id={session_id} path={path} error=\"{e}\""));
+                let what = if side == Side::Propppd { "the PPP daemon" } else { "the access concentrator" };
+                let r = ResultCode { result: cdn::GENERAL_ERROR, error: Some(error::NO_GENERAL_ERROR), message: Some(format!("cannot reach {what}: {e}")) };
                 let _ = self.ep.close_session(now, tunnel_id, session_id, Some(r));
-                self.propppd_check(now);
+                self.conn_check(now, side);
             }
         }
     }
 
     /// The session is down: its PPP side ends (pppd gets SIGTERM, propppd
-    /// gets `PppClose` with the CDN's result as the reason).
+    /// or the switch connection gets `PppClose` with the CDN's result as
+    /// the reason).
     pub(super) fn ppp_session_down(&mut self, now: Instant, info: &SessionInfo, result: &ResultCode) {
         let (t, s) = (info.tunnel_id, info.session_id);
-        if let Some(pid) = self.ppp.as_mut().and_then(|p| p.stop(t, s)) {
-            log::log(Level::Info, format_args!("ppp stop tunnel_id={t} session_id={s} pid={pid}"));
+        let side = self.switch_side_of(t, s);
+        if side.is_none() {
+            if let Some(pid) = self.ppp.as_mut().and_then(|p| p.stop(t, s)) {
+                log::log(Level::Info, format_args!("ppp stop tunnel_id={t} session_id={s} pid={pid}"));
+            }
         }
-        let Some(p) = self.propppd.as_mut() else { return };
+        let side = side.unwrap_or(Side::Propppd);
+        let Some(p) = self.conn_mut(side) else { return };
         let reason = format!(
             "L2TP session closed: result {} error {}{}",
             result.result,
@@ -179,22 +274,24 @@ impl Daemon {
             result.message.as_deref().filter(|m| !m.is_empty()).map(|m| format!(" ({m})")).unwrap_or_default()
         );
         if let Some(reference) = p.close(t, s, &reason) {
-            log::log(Level::Info, format_args!("ppp close tunnel_id={t} session_id={s} reference={reference} reason=\"{reason}\""));
+            log::log(Level::Info, format_args!("ppp close tunnel_id={t} session_id={s} reference={reference} side={} reason=\"{reason}\"", side.name()));
         }
-        self.propppd_check(now);
+        self.conn_check(now, side);
     }
 
-    /// The tunnel is down: the PPP side ends what is left of its sessions
+    /// The tunnel is down: the PPP sides end what is left of its sessions
     /// (normally each already had its own SessionDown).
     pub(super) fn ppp_tunnel_down(&mut self, now: Instant, tunnel_id: u32) {
         if let Some(ppp) = self.ppp.as_mut() {
             ppp.stop_tunnel(tunnel_id);
         }
-        let Some(p) = self.propppd.as_mut() else { return };
-        for s in p.sessions_of(tunnel_id) {
-            p.close(tunnel_id, s, "L2TP tunnel closed");
+        for side in self.sides() {
+            let Some(p) = self.conn_mut(side) else { continue };
+            for s in p.sessions_of(tunnel_id) {
+                p.close(tunnel_id, s, "L2TP tunnel closed");
+            }
+            self.conn_check(now, side);
         }
-        self.propppd_check(now);
     }
 
     /// Children were reaped: a pppd that ended on its own closes its
@@ -214,9 +311,9 @@ impl Daemon {
         }
     }
 
-    /// The propppd connection is readable and/or writable.
-    pub(super) fn on_propppd(&mut self, now: Instant, readable: bool, writable: bool) {
-        let Some(p) = self.propppd.as_mut() else { return };
+    /// A PPP side's connection is readable and/or writable.
+    pub(super) fn on_conn(&mut self, now: Instant, side: Side, readable: bool, writable: bool) {
+        let Some(p) = self.conn_mut(side) else { return };
         if writable {
             p.flush();
         }
@@ -235,22 +332,23 @@ impl Daemon {
         }
         for input in inputs {
             match input {
-                Input::Status { reference, tunnel_id, session_id, status } => self.propppd_status(now, reference, tunnel_id, session_id, status),
-                Input::Request { request_id, request } => self.propppd_request(now, request_id, request),
-                Input::Ignored(what) => log::log(Level::Warning, format_args!("propppd ignored what=\"{what}\"")),
-                Input::Closed => self.propppd_lost(now, "connection closed"),
+                Input::Status { reference, tunnel_id, session_id, status } => self.conn_status(now, side, reference, tunnel_id, session_id, status),
+                Input::Request { request_id, request } => self.conn_request(now, side, request_id, request),
+                Input::Ignored(what) => log::log(Level::Warning, format_args!("{} ignored what=\"{what}\"", side.name())),
+                Input::Closed => self.conn_lost(now, side, "connection closed"),
             }
         }
-        self.propppd_check(now);
+        self.conn_check(now, side);
     }
 
-    fn propppd_status(&mut self, now: Instant, reference: u32, tunnel_id: u32, session_id: u32, status: Status) {
+    fn conn_status(&mut self, now: Instant, side: Side, reference: u32, tunnel_id: u32, session_id: u32, status: Status) {
+        let name = side.name();
         match status {
             Status::Up { ifname, local_ip, peer_ip, user } => {
                 log::log(
                     Level::Info,
                     format_args!(
-                        "ppp up tunnel_id={tunnel_id} session_id={session_id} reference={reference} ifname={ifname} user=\"{user}\" local_ip={local_ip} peer_ip={peer_ip}"
+                        "ppp up tunnel_id={tunnel_id} session_id={session_id} reference={reference} side={name} ifname={ifname} user=\"{user}\" local_ip={local_ip} peer_ip={peer_ip}"
                     ),
                 );
                 self.events_ppp_up(tunnel_id, session_id, &ifname, &local_ip, &peer_ip);
@@ -258,7 +356,9 @@ impl Daemon {
             Status::Down { reason, reason_code } => {
                 log::log(
                     Level::Info,
-                    format_args!("ppp down tunnel_id={tunnel_id} session_id={session_id} reference={reference} reason=\"{reason}\" reason_code={reason_code}"),
+                    format_args!(
+                        "ppp down tunnel_id={tunnel_id} session_id={session_id} reference={reference} side={name} reason=\"{reason}\" reason_code={reason_code}"
+                    ),
                 );
                 let message = if reason.is_empty() { "PPP ended".to_string() } else { reason };
                 let r = ResultCode { result: cdn::LOST_CARRIER, error: Some(error::NO_GENERAL_ERROR), message: Some(message) };
@@ -267,11 +367,13 @@ impl Daemon {
         }
     }
 
-    /// A request from propppd: `CreateSession` runs as `prol2tp create
-    /// session` does; anything else is `Unsupported`.
-    fn propppd_request(&mut self, now: Instant, request_id: u32, request: Request) {
-        let reply = match request {
-            Request::CreateSession { tunnel, name, params } => {
+    /// A request from a PPP side: `CreateSession` runs as `prol2tp create
+    /// session` does (propppd: answered `Done`; a switch connection: see
+    /// `switch.rs`); anything else is `Unsupported`.
+    fn conn_request(&mut self, now: Instant, side: Side, request_id: u32, request: Request) {
+        let reply = match (side, request) {
+            (Side::Switch(n), Request::CreateSession { tunnel, name, params }) => self.switch_create(now, n, &tunnel, &name, &params),
+            (Side::Propppd, Request::CreateSession { tunnel, name, params }) => {
                 let reply = match self.api_create_session(now, &tunnel, &name, &params) {
                     Reply::Records { .. } => Reply::Done,
                     other => other,
@@ -283,52 +385,61 @@ impl Daemon {
                 log::log(Level::Info, format_args!("propppd request=create-session tunnel={tunnel} name={name} {outcome}"));
                 reply
             }
-            other => {
-                log::log(Level::Warning, format_args!("propppd request=unsupported request=\"{other:?}\""));
+            (_, other) => {
+                log::log(Level::Warning, format_args!("{} request=unsupported request=\"{other:?}\"", side.name()));
                 Reply::Error { code: ErrorCode::Unsupported, message: "not served on the PPP channel".into() }
             }
         };
-        if let Some(p) = self.propppd.as_mut() {
+        if let Some(p) = self.conn_mut(side) {
             p.reply(request_id, reply);
         }
     }
 
     /// Handles a broken connection (a send on it failed).
-    fn propppd_check(&mut self, now: Instant) {
-        let why = self.propppd.as_ref().and_then(|p| p.broken().map(str::to_string));
+    fn conn_check(&mut self, now: Instant, side: Side) {
+        let why = self.conn(side).and_then(|p| p.broken().map(str::to_string));
         if let Some(why) = why {
-            self.propppd_lost(now, &why);
+            self.conn_lost(now, side, &why);
         }
     }
 
-    /// The connection to propppd ended: deregister it and close every
-    /// session handed over on it (CDN Result Code 2, General error).
-    fn propppd_lost(&mut self, now: Instant, why: &str) {
-        let Some(p) = self.propppd.as_mut() else { return };
+    /// A PPP side's connection ended: deregister it and close every
+    /// session handed over on it (CDN Result Code 2, General error, "PPP
+    /// daemon went away" / "access concentrator went away"). A switch
+    /// connection's slot is freed.
+    fn conn_lost(&mut self, now: Instant, side: Side, why: &str) {
+        let (p, evloop) = self.conn_and_loop(side);
+        let Some(p) = p else { return };
         if let Some(c) = p.channel() {
-            let _ = self.evloop.deregister(c.as_fd());
+            let _ = evloop.deregister(c.as_fd());
         }
-        self.propppd_writable = false;
         let path = p.path().display().to_string();
         let lost = p.disconnect();
-        log::log(Level::Warning, format_args!("propppd lost path={path} error=\"{why}\" sessions={}", lost.len()));
+        if let Side::Switch(n) = side {
+            self.switch.remove(n);
+        }
+        log::log(Level::Warning, format_args!("{} lost path={path} error=\"{why}\" sessions={}", side.name(), lost.len()));
+        let message = if side == Side::Propppd { PPP_GONE } else { AC_GONE };
         for (t, s) in lost {
-            let r = ResultCode { result: cdn::GENERAL_ERROR, error: Some(error::NO_GENERAL_ERROR), message: Some(PPP_GONE.into()) };
+            let r = ResultCode { result: cdn::GENERAL_ERROR, error: Some(error::NO_GENERAL_ERROR), message: Some(message.into()) };
             let _ = self.ep.close_session(now, t, s, Some(r));
         }
     }
 
-    /// Watches the connection for writability exactly while records wait.
-    pub(super) fn sync_propppd_interest(&mut self) {
-        let Some(p) = self.propppd.as_ref() else { return };
-        let want = p.wants_write();
-        if want == self.propppd_writable {
-            return;
-        }
-        if let Some(c) = p.channel() {
+    /// Watches every PPP side's connection for writability exactly while
+    /// records wait.
+    pub(super) fn sync_conn_interest(&mut self) {
+        for side in self.sides() {
+            let (p, evloop) = self.conn_and_loop(side);
+            let Some(p) = p else { continue };
+            let want = p.wants_write();
+            if want == p.write_watched() {
+                continue;
+            }
+            let Some(c) = p.channel() else { continue };
             let interest = if want { Interest::BOTH } else { Interest::READABLE };
-            if self.evloop.modify(c.as_fd(), interest).is_ok() {
-                self.propppd_writable = want;
+            if evloop.modify(c.as_fd(), interest).is_ok() {
+                p.set_write_watched(want);
             }
         }
     }

@@ -3,22 +3,28 @@
 //! (see that module for the contract: `PppOpen` with the session's channel
 //! fd, `PppClose`, `PppStatus` `up`/`down`).
 //!
-//! [`Propppd`] keeps the connection and the sessions handed over on it,
-//! each under a `reference` of ours (numbered from 1, never 0, unique among
-//! the open ones). It does no event-loop work itself: the daemon registers
-//! its fd ([`Propppd::channel`]), calls [`Propppd::recv`] when it is
-//! readable and [`Propppd::flush`] when it is writable, and acts on what
+//! [`PppConn`] keeps one such connection and the sessions handed over on
+//! it, each under a `reference` of ours (numbered from 1, never 0, unique
+//! among the open ones). The same type serves the connection prol2tpd
+//! makes to propppd ([`PppConn::new`], connected on demand, saying
+//! `ChannelHello { linktype: "pppoltp" }` first) and each connection a
+//! switching PPP side (proacd) makes to prol2tpd's switch socket
+//! ([`PppConn::accepted`]; see `switch.rs`), where a session's reference
+//! is given out when it is created ([`PppConn::reserve`]), before its
+//! `PppOpen`. It does no event-loop work itself: the daemon registers
+//! its fd ([`PppConn::channel`]), calls [`PppConn::recv`] when it is
+//! readable and [`PppConn::flush`] when it is writable, and acts on what
 //! comes back ([`Input`]). A send that fails marks the connection broken
-//! ([`Propppd::broken`]); the daemon then deregisters it and calls
-//! [`Propppd::disconnect`], which gives back every session handed over so
+//! ([`PppConn::broken`]); the daemon then deregisters it and calls
+//! [`PppConn::disconnect`], which gives back every session handed over so
 //! they can be closed (CDN, RFC 2661 §4.4.2 / §5.7 Result Code 2).
 //!
-//! The connection is made at start when propppd runs, else when a PPP
-//! session first needs it, and again after a loss.
+//! The connection to propppd is made at start when propppd runs, else
+//! when a PPP session first needs it, and again after a loss.
 //!
 //! Sessions whose channel is not ready yet (the kernel plane reports the
 //! PPPoL2TP socket later, `DataplaneEvent::PppReady`) wait with their
-//! `PppOpen` parameters ([`Propppd::session_up`]).
+//! `PppOpen` parameters ([`PppConn::session_up`]).
 
 use std::collections::HashMap;
 use std::io;
@@ -126,7 +132,7 @@ pub enum Status {
     },
 }
 
-/// Something that came from propppd ([`Propppd::recv`]).
+/// Something that came from the PPP side ([`PppConn::recv`]).
 #[derive(Debug)]
 pub enum Input {
     /// A status of a session handed over. After `Down` the session is no
@@ -141,10 +147,10 @@ pub enum Input {
         /// The state.
         status: Status,
     },
-    /// A request of propppd's (`CreateSession`, or one we do not serve),
-    /// to answer with [`Propppd::reply`] under `request_id`.
+    /// A request of the PPP side's (`CreateSession`, or one we do not
+    /// serve), to answer with [`PppConn::reply`] under `request_id`.
     Request {
-        /// propppd's request id.
+        /// The PPP side's request id.
         request_id: u32,
         /// The request.
         request: Request,
@@ -153,15 +159,21 @@ pub enum Input {
     /// longer open, a bad status, a malformed record, an unexpected reply).
     Ignored(String),
     /// The connection ended (EOF or error): deregister it and call
-    /// [`Propppd::disconnect`].
+    /// [`PppConn::disconnect`].
     Closed,
 }
 
-/// The connection to propppd and the sessions handed over on it.
+/// One PPP-side connection (to propppd, or from a switching PPP side)
+/// and the sessions handed over on it.
 #[derive(Debug)]
-pub struct Propppd {
+pub struct PppConn {
     path: PathBuf,
     chan: Option<Channel>,
+    /// True for a connection accepted on our switch socket: it is never
+    /// made again by [`PppConn::connect`].
+    accepted: bool,
+    /// True while the daemon watches the connection for writability.
+    write_watched: bool,
     /// Why the connection is unusable (a send failed); `None` while fine.
     broken: Option<String>,
     next_reference: u32,
@@ -173,11 +185,37 @@ pub struct Propppd {
     pending: HashMap<(u32, u32), Vec<(String, String)>>,
 }
 
-impl Propppd {
+impl PppConn {
     /// A PPP side that connects to propppd at `path` (see
     /// [`common::channel::DEFAULT_CHANNEL_SOCKET`]); not connected yet.
-    pub fn new(path: &Path) -> Propppd {
-        Propppd { path: path.to_path_buf(), chan: None, broken: None, next_reference: 1, handed: HashMap::new(), refs: HashMap::new(), pending: HashMap::new() }
+    pub fn new(path: &Path) -> PppConn {
+        PppConn {
+            path: path.to_path_buf(),
+            chan: None,
+            accepted: false,
+            write_watched: false,
+            broken: None,
+            next_reference: 1,
+            handed: HashMap::new(),
+            refs: HashMap::new(),
+            pending: HashMap::new(),
+        }
+    }
+
+    /// A PPP side that connected to us: `chan` was accepted on the
+    /// listening socket at `path`. It is not made again once lost.
+    pub fn accepted(chan: Channel, path: &Path) -> PppConn {
+        PppConn { chan: Some(chan), accepted: true, ..PppConn::new(path) }
+    }
+
+    /// Whether the daemon watches the connection for writability.
+    pub fn write_watched(&self) -> bool {
+        self.write_watched
+    }
+
+    /// Records whether the daemon watches the connection for writability.
+    pub fn set_write_watched(&mut self, on: bool) {
+        self.write_watched = on;
     }
 
     /// The socket path connected to.
@@ -215,14 +253,23 @@ impl Propppd {
         self.refs.get(&(tunnel_id, session_id)).copied()
     }
 
-    /// Connects when not connected. Returns true when a new connection was
-    /// made (the caller registers it). Errors: the OS error of connecting
-    /// (`ENOENT`, `ECONNREFUSED`: propppd is not running).
+    /// Connects when not connected and says
+    /// `ChannelHello { linktype: "pppoltp" }` first. Returns true when a
+    /// new connection was made (the caller registers it). Errors: the OS
+    /// error of connecting (`ENOENT`, `ECONNREFUSED`: propppd is not
+    /// running) or of sending the hello; `NotConnected` for a lost
+    /// accepted connection.
     pub fn connect(&mut self) -> io::Result<bool> {
         if self.chan.is_some() {
             return Ok(false);
         }
-        self.chan = Some(Channel::connect(&self.path)?);
+        if self.accepted {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "the PPP side's connection is gone"));
+        }
+        let mut chan = Channel::connect(&self.path)?;
+        let hello = Message { request_id: 0, body: Body::Request(Request::ChannelHello { linktype: channel::LINKTYPE_L2TP.into() }) };
+        chan.send(&hello, None)?;
+        self.chan = Some(chan);
         self.broken = None;
         Ok(true)
     }
@@ -233,13 +280,14 @@ impl Propppd {
     pub fn disconnect(&mut self) -> Vec<(u32, u32)> {
         self.chan = None;
         self.broken = None;
+        self.write_watched = false;
         self.refs.clear();
         let mut lost: Vec<(u32, u32)> = self.handed.drain().map(|(_, k)| k).collect();
         lost.sort_unstable();
         lost
     }
 
-    /// A PPP session is up; its channel comes later ([`Propppd::take_pending`]).
+    /// A PPP session is up; its channel comes later ([`PppConn::take_pending`]).
     pub fn session_up(&mut self, tunnel_id: u32, session_id: u32, params: Vec<(String, String)>) {
         self.pending.insert((tunnel_id, session_id), params);
     }
@@ -249,17 +297,40 @@ impl Propppd {
         self.pending.remove(&(tunnel_id, session_id))
     }
 
-    /// Hands a session's channel `fd` to propppd: `PppOpen` with `params`
-    /// plus `framing` ([`channel::FRAMING_KERNEL`] or
-    /// [`channel::FRAMING_FRAMES`]). Returns the reference. The fd is
-    /// duplicated into the message; the caller keeps its own. Errors:
-    /// `NotConnected` when there is no usable connection; a send failure
-    /// (the connection is then marked broken).
-    pub fn open(&mut self, tunnel_id: u32, session_id: u32, framing: &str, params: Vec<(String, String)>, fd: BorrowedFd<'_>) -> io::Result<u32> {
-        if self.broken.is_some() {
-            return Err(io::Error::new(io::ErrorKind::NotConnected, "connection to propppd broken"));
+    /// Gives session `(tunnel_id, session_id)` a reference now, before its
+    /// channel exists (a switching PPP side learns it in the answer to its
+    /// `CreateSession`). From here on the session counts as handed over on
+    /// this connection: [`PppConn::open`] uses that reference,
+    /// [`PppConn::close`] sends `PppClose` for it, a loss gives it back.
+    /// Returns the reference (the one it has when it has one already).
+    pub fn reserve(&mut self, tunnel_id: u32, session_id: u32) -> u32 {
+        if let Some(&r) = self.refs.get(&(tunnel_id, session_id)) {
+            return r;
         }
         let reference = self.new_reference();
+        self.handed.insert(reference, (tunnel_id, session_id));
+        self.refs.insert((tunnel_id, session_id), reference);
+        reference
+    }
+
+    /// Whether session `(tunnel_id, session_id)` belongs to this
+    /// connection (reserved, handed over or waiting for its channel).
+    pub fn has_session(&self, tunnel_id: u32, session_id: u32) -> bool {
+        self.refs.contains_key(&(tunnel_id, session_id))
+    }
+
+    /// Hands a session's channel `fd` to the PPP side: `PppOpen` with
+    /// `params` plus `framing` ([`channel::FRAMING_KERNEL`] or
+    /// [`channel::FRAMING_FRAMES`]), under the session's reserved reference
+    /// or a new one. Returns the reference. The fd is duplicated into the
+    /// message; the caller keeps its own. Errors: `NotConnected` when there
+    /// is no usable connection; a send failure (the connection is then
+    /// marked broken).
+    pub fn open(&mut self, tunnel_id: u32, session_id: u32, framing: &str, params: Vec<(String, String)>, fd: BorrowedFd<'_>) -> io::Result<u32> {
+        if self.broken.is_some() {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "connection to the PPP side broken"));
+        }
+        let reference = self.refs.get(&(tunnel_id, session_id)).copied().unwrap_or_else(|| self.new_reference());
         let mut all = vec![(open_key::FRAMING.to_string(), framing.to_string())];
         all.extend(params);
         let msg = Message { request_id: 0, body: Body::Request(Request::PppOpen { reference, params: all }) };
@@ -290,7 +361,7 @@ impl Propppd {
         v
     }
 
-    /// Answers propppd's request `request_id`. A send failure marks the
+    /// Answers the PPP side's request `request_id`. A send failure marks the
     /// connection broken.
     pub fn reply(&mut self, request_id: u32, reply: Reply) {
         let msg = Message { request_id, body: Body::Reply(reply) };
@@ -311,15 +382,15 @@ impl Propppd {
         self.chan.as_ref().is_some_and(Channel::wants_write)
     }
 
-    /// Reads one record from propppd; `None` when nothing is waiting (or
-    /// not connected).
+    /// Reads one record from the PPP side; `None` when nothing is waiting
+    /// (or not connected).
     pub fn recv(&mut self) -> Option<Input> {
         let chan = self.chan.as_mut()?;
         match chan.recv() {
             Received::Nothing => None,
             Received::Closed => Some(Input::Closed),
             Received::Malformed(e) => Some(Input::Ignored(format!("malformed record: {}", malformed(&e)))),
-            // An fd that came along is dropped (closed) here: propppd sends none.
+            // An fd that came along is dropped (closed) here: PPP sides send none.
             Received::Message(m, _fd) => Some(self.on_message(m)),
         }
     }
@@ -373,7 +444,7 @@ impl Propppd {
 
     fn send(&mut self, msg: &Message, fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
         let Some(chan) = self.chan.as_mut() else {
-            return Err(io::Error::new(io::ErrorKind::NotConnected, "not connected to propppd"));
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "not connected to the PPP side"));
         };
         chan.send(msg, fd).inspect_err(|e| {
             // InvalidInput: this message did not encode; the connection is fine.
@@ -497,12 +568,16 @@ mod tests {
     #[test]
     fn open_status_close_and_loss() {
         let dir = tempdir("flow");
-        let mut side = Propppd::new(&dir.join("chan"));
+        let mut side = PppConn::new(&dir.join("chan"));
         assert!(side.connect().is_err(), "nobody listens yet");
         let listener = ChannelListener::bind(side.path()).unwrap_or_else(|e| panic!("{e}"));
         assert!(side.connect().unwrap_or_else(|e| panic!("{e}")));
         assert!(!side.connect().unwrap_or_else(|e| panic!("{e}")), "already connected");
         let mut fake = listener.accept().ok().flatten().unwrap_or_else(|| panic!("no connection"));
+        match recv_msg(&mut fake) {
+            (Message { body: Body::Request(Request::ChannelHello { linktype }), .. }, false) => assert_eq!(linktype, "pppoltp"),
+            other => panic!("expected the hello first, got {other:?}"),
+        }
         let (a, _b) = std::os::unix::net::UnixDatagram::pair().unwrap_or_else(|e| panic!("{e}"));
 
         side.session_up(1, 2, open_params(&info(CallType::IncomingLns, None, None), 1500, 1500));
@@ -573,7 +648,40 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    fn wait_input(side: &mut Propppd) -> Input {
+    #[test]
+    fn accepted_connections_reserve_references_before_the_channel() {
+        let dir = tempdir("switch");
+        let path = dir.join("sw");
+        let listener = ChannelListener::bind(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut peer = Channel::connect(&path).unwrap_or_else(|e| panic!("{e}"));
+        let chan = listener.accept().ok().flatten().unwrap_or_else(|| panic!("no connection"));
+        let mut conn = PppConn::accepted(chan, &path);
+        assert!(!conn.connect().unwrap_or_else(|e| panic!("{e}")), "already connected, no hello");
+        let r = conn.reserve(3, 4);
+        assert_eq!(conn.reserve(3, 4), r, "one reference per session");
+        assert!(conn.has_session(3, 4) && !conn.has_session(3, 5));
+        assert_eq!(conn.sessions_of(3), vec![4]);
+        let (a, _b) = std::os::unix::net::UnixDatagram::pair().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(conn.open(3, 4, channel::FRAMING_FRAMES, vec![], a.as_fd()).unwrap_or_else(|e| panic!("{e}")), r);
+        match recv_msg(&mut peer) {
+            (Message { body: Body::Request(Request::PppOpen { reference, .. }), .. }, true) => assert_eq!(reference, r),
+            other => panic!("expected PppOpen, got {other:?}"),
+        }
+        // A session reserved but never opened still gets its PppClose.
+        let r2 = conn.reserve(3, 6);
+        assert_eq!(conn.close(3, 6, "CDN"), Some(r2));
+        match recv_msg(&mut peer).0.body {
+            Body::Request(Request::PppClose { reference, .. }) => assert_eq!(reference, r2),
+            other => panic!("expected PppClose, got {other:?}"),
+        }
+        drop(peer);
+        assert!(matches!(wait_input(&mut conn), Input::Closed));
+        assert_eq!(conn.disconnect(), vec![(3, 4)]);
+        assert_eq!(conn.connect().err().map(|e| e.kind()), Some(io::ErrorKind::NotConnected), "an accepted connection is not made again");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn wait_input(side: &mut PppConn) -> Input {
         for _ in 0..1000 {
             if let Some(i) = side.recv() {
                 return i;

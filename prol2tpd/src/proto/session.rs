@@ -139,6 +139,10 @@ pub struct SessionParams {
     pub vlan_id: Option<u16>,
     /// Trace categories enabled for the session.
     pub trace_flags: TraceFlags,
+    /// Calling Number sent in our ICRQ (RFC 2661 §4.4.5, RFC 3931
+    /// §5.4.5 for v3), e.g. the PPPoE client's MAC address on a switching
+    /// LAC; `None`: no Calling Number AVP.
+    pub calling_number: Option<Vec<u8>>,
 }
 
 impl Default for SessionParams {
@@ -156,6 +160,7 @@ impl Default for SessionParams {
             interface_name: None,
             vlan_id: None,
             trace_flags: TraceFlags::default(),
+            calling_number: None,
         }
     }
 }
@@ -309,6 +314,9 @@ impl Session {
         };
         let mut avps = self.id_avps(version);
         avps.call_serial_number = Some(self.call_serial);
+        if msg_type == MessageType::Icrq {
+            avps.calling_number = self.params.calling_number.clone();
+        }
         match version {
             Version::V2 => {
                 avps.bearer_type = Some(0);
@@ -534,5 +542,25 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_icrq_carries_the_calling_number_when_set() {
+        let now = Instant::now();
+        let with = Rc::new(SessionParams { calling_number: Some(b"02:00:00:00:00:05".to_vec()), ..SessionParams::default() });
+        for version in [Version::V2, Version::V3] {
+            let mut s = Session::new(1, CallType::IncomingLac, with.clone(), version, 1, now);
+            let out = s.start(version);
+            let icrq = out.send.first().unwrap_or_else(|| panic!("no ICRQ"));
+            assert_eq!(icrq.msg_type, MessageType::Icrq);
+            assert_eq!(icrq.avps.calling_number.as_deref(), Some(&b"02:00:00:00:00:05"[..]));
+        }
+        let mut s = Session::new(1, CallType::IncomingLac, Rc::new(SessionParams::default()), Version::V2, 1, now);
+        assert_eq!(s.start(Version::V2).send.first().map(|m| m.avps.calling_number.clone()), Some(None));
     }
 }

@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+/// Fake PPP sides of channel connections (propppd, proacd).
+pub mod chan;
 mod daemon;
 /// Hook-script directories and checks (tests of prol2tp-scriptd).
 pub mod scripts;

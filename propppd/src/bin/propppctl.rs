@@ -23,11 +23,13 @@ Commands:
   show NAME|HANDLE
   status
   create NAME l2tp TUNNEL [KEY=VALUE...]
+  create NAME pppoe IFACE [KEY=VALUE...]
   destroy NAME|HANDLE
   reload
 HANDLE: decimal or 0x hex, as propppwatch prints it; TUNNEL: prol2tpd's
-tunnel id or name; KEY=VALUE: session parameters passed to prol2tpd
-(profile=P picks the PPP profile)";
+tunnel id or name; KEY=VALUE: for l2tp, session parameters passed to
+prol2tpd (profile=P picks the PPP profile); for pppoe, passed to proacd
+(service_name, ac_name, profile, user_name, password, ifname)";
 
 const TOOL: Tool = Tool { name: "propppctl", daemon: "propppd", usage: USAGE };
 
@@ -89,17 +91,18 @@ fn parse_command(words: &[&str]) -> Result<Command, String> {
         ["status"] => Command::Status,
         ["reload"] => Command::Act(Request::Reload),
         ["destroy", sel] => Command::Act(Request::DestroyPpp(cli::parse_selector(sel)?)),
-        ["create", name, "l2tp", tunnel, pairs @ ..] => {
-            let mut params = vec![("linktype".to_string(), "pppoltp".to_string()), ("tunnel".to_string(), tunnel.to_string())];
+        ["create", name, kind @ ("l2tp" | "pppoe"), target, pairs @ ..] => {
+            let (linktype, key) = if *kind == "l2tp" { ("pppoltp", "tunnel") } else { ("pppoe", "pppoe_interface") };
+            let mut params = vec![("linktype".to_string(), linktype.to_string()), (key.to_string(), target.to_string())];
             for (k, v) in parse_pairs(pairs)? {
-                if k == "linktype" || k == "tunnel" {
+                if k == "linktype" || k == key {
                     return Err(format!("parameter '{k}' is set by the command"));
                 }
                 params.push((k, v));
             }
             Command::Act(Request::CreatePpp { name: name.to_string(), params })
         }
-        ["create", _, kind, ..] if *kind != "l2tp" => return Err(format!("unknown link type '{kind}' (only l2tp)")),
+        ["create", _, kind, ..] if *kind != "l2tp" && *kind != "pppoe" => return Err(format!("unknown link type '{kind}' (l2tp or pppoe)")),
         [] => return Err("no command given".into()),
         _ => return Err(format!("unknown command '{}'", words.join(" "))),
     })
@@ -209,7 +212,16 @@ mod tests {
         assert_eq!(err("list extra"), "unknown command 'list extra'");
         assert_eq!(err("show"), "unknown command 'show'");
         assert_eq!(err("show 4294967296"), "handle '4294967296' out of range");
-        assert_eq!(err("create s1 pppoe eth0"), "unknown link type 'pppoe' (only l2tp)");
+        assert_eq!(err("create s1 atm eth0"), "unknown link type 'atm' (l2tp or pppoe)");
+        assert_eq!(err("create s1 pppoe"), "unknown command 'create s1 pppoe'");
+        assert_eq!(err("create s1 pppoe eth0 pppoe_interface=eth1"), "parameter 'pppoe_interface' is set by the command");
+        assert_eq!(
+            inv("create dsl pppoe eth0 service_name=isp user_name=u").command,
+            Command::Act(Request::CreatePpp {
+                name: "dsl".into(),
+                params: kv(&[("linktype", "pppoe"), ("pppoe_interface", "eth0"), ("service_name", "isp"), ("user_name", "u")])
+            })
+        );
         assert_eq!(err("create s1 l2tp"), "unknown command 'create s1 l2tp'");
         assert_eq!(err("create s1 l2tp t1 peer"), "malformed parameter 'peer': expected KEY=VALUE");
         assert_eq!(err("create s1 l2tp t1 a=1 a=2"), "parameter 'a' given twice");

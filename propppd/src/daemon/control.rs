@@ -163,6 +163,7 @@ impl Daemon {
                 let linktype = params.iter().find(|(k, _)| k == "linktype").map(|(_, v)| v.as_str());
                 match linktype {
                     Some(common::channel::LINKTYPE_L2TP) => self.relay_create(now, peer, request_id, name, params).into_iter().collect(),
+                    Some(common::channel::LINKTYPE_PPPOE) => self.relay_create_pppoe(now, peer, request_id, name, params).into_iter().collect(),
                     Some(other) => vec![error(ErrorCode::Unsupported, &format!("linktype {other} is not supported"))],
                     None => vec![error(ErrorCode::BadRequest, "`linktype` missing")],
                 }

@@ -99,6 +99,9 @@ pub struct OpenParams {
     pub info: Vec<(String, String)>,
 }
 
+/// Default MRU of PPPoE channels (octets) when the owner gives none.
+pub const PPPOE_MRU: u16 = 1492;
+
 /// Informational keys kept for `propppctl show`.
 const INFO_KEYS: [&str; 6] =
     [open_key::TUNNEL_ID, open_key::SESSION_ID, open_key::PEER_TUNNEL_ID, open_key::PEER_SESSION_ID, open_key::PEER_MAC, open_key::PPPOE_SESSION_ID];
@@ -171,7 +174,8 @@ fn nonzero(d: Duration) -> Option<Duration> {
 /// `our_name` is the CHAP Name we send as authenticator (the host name).
 /// As server the peer must authenticate with the profile's methods; as
 /// client we accept every method when we have a user name and password
-/// (params first, then the profile), none otherwise.
+/// (params first, then the profile), none otherwise. The MRU is the
+/// owner's `mru`, else the profile's (at most [`PPPOE_MRU`] on PPPoE).
 pub fn link_config(profile: &Profile, p: &OpenParams, our_name: &[u8]) -> LinkConfig {
     let user = p.user_name.clone().or_else(|| profile.user_name.clone());
     let password = p.password.clone().or_else(|| profile.password.clone());
@@ -180,8 +184,15 @@ pub fn link_config(profile: &Profile, p: &OpenParams, our_name: &[u8]) -> LinkCo
         Role::Client if user.is_some() => (Vec::new(), AuthMethod::ALL.to_vec()),
         Role::Client => (Vec::new(), Vec::new()),
     };
+    // PPPoE: 1492 octets fit an Ethernet frame with the PPPoE header
+    // (RFC 2516 §7) unless the owner says otherwise (RFC 4638).
+    let mru = match p.mru {
+        Some(m) => m,
+        None if p.linktype == channel::LINKTYPE_PPPOE => profile.mru.min(PPPOE_MRU),
+        None => profile.mru,
+    };
     let lcp = LcpConfig {
-        mru: p.mru.unwrap_or(profile.mru),
+        mru,
         require_auth,
         accept_auth,
         echo_interval: nonzero(profile.echo_interval),

@@ -1,7 +1,9 @@
 //! Channel owners (prol2tpd, proacd): their connections to the channel
-//! socket ([`common::channel`]), what they send (`PppOpen` with its fd,
-//! `PppClose`, answers to a relayed `CreateSession`) and what they are sent
-//! (`PppStatus`, `CreateSession`).
+//! socket ([`common::channel`]), what they send (`ChannelHello` naming the
+//! linktype they carry, `PppOpen` with its fd, `PppClose`, answers to a
+//! relayed `CreateSession` / `CreatePpp`) and what they are sent
+//! (`PppStatus`, `CreateSession` for `propppctl create … l2tp`, `CreatePpp`
+//! for `propppctl create … pppoe`).
 //!
 //! At most `max_owners` connections; one more is closed at once. A record
 //! that is not a valid message, or a message an owner should not send, is
@@ -29,13 +31,15 @@ pub(super) struct Owner {
     pub serial: u64,
     /// The connection.
     pub chan: Channel,
-    /// The `linktype` of its channels, once it opened one.
+    /// The `linktype` of its channels: from its `ChannelHello`, else
+    /// from the first channel it opened.
     pub linktype: Option<String>,
     /// True while watched for writability (records queued).
     pub writable: bool,
 }
 
-/// A `CreatePpp` relayed to an owner as `CreateSession`.
+/// A `CreatePpp` relayed to an owner (as `CreateSession` for L2TP,
+/// unchanged for PPPoE).
 #[derive(Debug)]
 pub(super) struct PendingCreate {
     /// The CLI that asked.
@@ -127,6 +131,13 @@ impl Daemon {
         let now = Instant::now();
         match m.body {
             Body::Request(Request::PppOpen { reference, params }) => self.on_ppp_open(now, slot, reference, &params, fd),
+            Body::Request(Request::ChannelHello { linktype }) => {
+                let serial = self.owner_serial_of(slot).unwrap_or(0);
+                clog(Cat::Mgmt, Level::Info, format_args!("owner hello owner={serial} linktype={linktype}"));
+                if let Some(o) = self.owners.get_mut(slot).and_then(Option::as_mut) {
+                    o.linktype = Some(linktype);
+                }
+            }
             Body::Request(Request::PppClose { reference, reason }) => {
                 let serial = self.owner_serial_of(slot).unwrap_or(0);
                 let found = self.instances.values().find(|i| i.owner == serial && i.reference == reference).map(|i| i.handle);
@@ -219,15 +230,9 @@ impl Daemon {
         let Some(tunnel) = tunnel.filter(|t| !t.is_empty()) else {
             return Some(Reply::Error { code: ErrorCode::BadRequest, message: "`tunnel` missing".into() });
         };
-        // An owner known to carry L2TP, else one that has not opened any
-        // channel yet (prol2tpd connects before its first session).
-        let l2tp = |o: &Owner| o.linktype.as_deref() == Some(channel::LINKTYPE_L2TP);
-        let slot = self
-            .owners
-            .iter()
-            .position(|o| o.as_ref().is_some_and(l2tp))
-            .or_else(|| self.owners.iter().position(|o| o.as_ref().is_some_and(|o| o.linktype.is_none())));
-        let Some(slot) = slot else {
+        // An owner known to carry L2TP, else one that has not said what it
+        // carries (an older prol2tpd says nothing before its first session).
+        let Some(slot) = self.owner_for(channel::LINKTYPE_L2TP, true) else {
             return Some(Reply::Error { code: ErrorCode::Failed, message: "no L2TP owner connected".into() });
         };
         let mut out: Vec<(String, String)> = Vec::new();
@@ -238,14 +243,46 @@ impl Daemon {
                 _ => out.push((k, v)),
             }
         }
+        clog(Cat::Mgmt, Level::Info, format_args!("relay create name={name} tunnel={tunnel} linktype=pppoltp"));
+        let req = Request::CreateSession { tunnel: Selector::parse(&tunnel), name, params: out };
+        self.relay(now, peer, request_id, slot, req);
+        None
+    }
+
+    /// `CreatePpp` with `linktype=pppoe`: relayed unchanged to the first
+    /// owner that said `ChannelHello { linktype: "pppoe" }` (proacd), which
+    /// answers `Done` once discovery started and hands the channel over
+    /// later with `PppOpen`. Errors now: `pppoe_interface` missing, no
+    /// PPPoE owner connected.
+    pub(super) fn relay_create_pppoe(&mut self, now: Instant, peer: &Peer, request_id: u32, name: String, params: Vec<(String, String)>) -> Option<Reply> {
+        if !params.iter().any(|(k, v)| k == "pppoe_interface" && !v.is_empty()) {
+            return Some(Reply::Error { code: ErrorCode::BadRequest, message: "`pppoe_interface` missing".into() });
+        }
+        let Some(slot) = self.owner_for(channel::LINKTYPE_PPPOE, false) else {
+            return Some(Reply::Error { code: ErrorCode::Failed, message: "no PPPoE owner connected".into() });
+        };
+        clog(Cat::Mgmt, Level::Info, format_args!("relay create name={name} linktype=pppoe"));
+        self.relay(now, peer, request_id, slot, Request::CreatePpp { name, params });
+        None
+    }
+
+    /// The first owner carrying `linktype`; with `or_unknown`, else the
+    /// first that has not said what it carries.
+    fn owner_for(&self, linktype: &str, or_unknown: bool) -> Option<usize> {
+        let says = |o: &Owner| o.linktype.as_deref() == Some(linktype);
+        let unknown = |o: &Owner| or_unknown && o.linktype.is_none();
+        self.owners.iter().position(|o| o.as_ref().is_some_and(says)).or_else(|| self.owners.iter().position(|o| o.as_ref().is_some_and(unknown)))
+    }
+
+    /// Sends `req` to the owner in `slot` under a request id of ours and
+    /// remembers to answer the CLI `peer`'s `request_id` with its answer.
+    fn relay(&mut self, now: Instant, peer: &Peer, request_id: u32, slot: usize, req: Request) {
         let id = self.next_request_id;
         self.next_request_id = self.next_request_id.wrapping_add(1).max(1);
         let owner = self.owner_serial_of(slot).unwrap_or(0);
-        clog(Cat::Mgmt, Level::Info, format_args!("relay create name={name} tunnel={tunnel} owner={owner} request_id={id}"));
-        let msg = Message { request_id: id, body: Body::Request(Request::CreateSession { tunnel: Selector::parse(&tunnel), name, params: out }) };
-        self.send_owner(slot, &msg);
+        clog(Cat::Mgmt, Level::Info, format_args!("relay owner={owner} request_id={id}"));
+        self.send_owner(slot, &Message { request_id: id, body: Body::Request(req) });
         self.pending.insert(id, PendingCreate { peer: peer.clone(), request_id, owner, deadline: now + RELAY_TIMEOUT });
-        None
     }
 
     /// Relayed requests whose owner did not answer in time.
