@@ -282,3 +282,29 @@ lab_cleanup() {
 }
 trap lab_cleanup EXIT
 trap 'exit 130' INT TERM
+
+# --- proacd (issue 6) ---------------------------------------------------------
+
+# lab_need_proac DIR NAME...: sets PROAC_DIR (DIR if not empty, else
+# $LAB_REPO/target/debug) and fails the scenario unless each binary NAME is
+# there. The proacd scenarios take DIR as their first argument, so a build
+# with its own CARGO_TARGET_DIR can be used: run.sh proacd-bridge /tmp/t/debug
+lab_need_proac() {
+    PROAC_DIR=${1:-$LAB_REPO/target/debug}
+    shift
+    local b
+    for b in "$@"; do
+        [ -x "$PROAC_DIR/$b" ] || lab_fail "no $b in $PROAC_DIR (cargo build first, or pass the build directory as the scenario's first argument)"
+    done
+}
+
+# lab_mac NS IF: prints the Ethernet address of interface IF in netns NS.
+lab_mac() {
+    ip -n "$1" -o link show "$2" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2
+}
+
+# lab_pppoe_sessions NS: prints the kernel's PPPoE sessions of netns NS
+# (/proc/net/pppoe without its header: "SID PEER_MAC DEVICE", SID in hex).
+lab_pppoe_sessions() {
+    ip netns exec "$1" cat /proc/net/pppoe 2>/dev/null | awk 'NR > 1 { print $1, $2, $3 }'
+}

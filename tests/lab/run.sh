@@ -52,12 +52,12 @@ apt_install() {
         || die "apt-get install $* failed"
 }
 
-# Host tools: qemu and cpio. Scenario tools (xl2tpd, pppd, ip, ping) are
+# Host tools: qemu and cpio. Scenario tools (xl2tpd, pppd, pppoe-server, ip, ping) are
 # installed on the host too, since the guest runs the host's binaries.
 need_tools() {
     local missing="" t cmd pkg
     for t in qemu-system-x86_64:qemu-system-x86 cpio:cpio gzip:gzip \
-             dpkg-deb:dpkg xl2tpd:xl2tpd pppd:ppp ip:iproute2 ping:iputils-ping; do
+             dpkg-deb:dpkg xl2tpd:xl2tpd pppd:ppp pppoe-server:pppoe ip:iproute2 ping:iputils-ping; do
         cmd=${t%%:*}
         pkg=${t#*:}
         PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing="$missing $pkg"

@@ -1,0 +1,135 @@
+#!/bin/bash
+# proacd terminating PPPoE locally (issue 6, done item 3), kernel data plane:
+# pppd with the rp-pppoe.so plugin dials proacd; proacd hands the connected
+# AF_PPPOX session socket to propppd, which runs PPP on it (CHAP, pool).
+#
+#   client (netns client, pppd + rp-pppoe.so) --veth-- AC (netns ac, proacd + propppd)
+#   PPP: client 198.51.100.10 (pool) <-> AC 198.51.100.1
+#
+# Checks: pppoe-discovery finds the AC (AC-Name, Service-Name); the client
+# gets its address, ping crosses both ways; proac_info lists the session
+# with the client's MAC; the kernel holds the PPPoE session on both sides.
+# Round 1: the client hangs up (pppd TERM: LCP Terminate + PADT): nothing
+# is left on the AC (no pppN, no kernel PPPoE session, no proacd session).
+# Round 2: `proac_manage delete IFACE/SID` on the AC: the client's PPP and
+# every kernel session go away on both sides.
+#
+# Argument: the directory holding proacd, proac_info, proac_manage, propppd
+# (default target/debug).
+. "$LAB_REPO/tests/lab/lib.sh"
+
+D=$LAB_TMP
+PPP_AC=198.51.100.1
+PPP_CLIENT=198.51.100.10
+PPP_USER=lab@example.net
+lab_need_proac "${1:-}" proacd proac_info proac_manage propppd
+lab_modprobe pppoe ppp_generic veth
+lab_netns client ac
+lab_veth client veth-cl 192.0.2.1/24 ac veth-ac 192.0.2.2/24
+lab_keep_files "$D" '*.log' '*.conf' '*.options'
+CLIENT_MAC=$(lab_mac client veth-cl)
+
+printf '%s\n' "\"$PPP_USER\" * lab-ppp-pw *" >"$D/chap-secrets"
+chmod 600 "$D/chap-secrets"
+
+cat >"$D/propppd.conf" <<CONF
+[system]
+log_level = debug
+control_socket = $D/ppp.ctl
+channel_socket = $D/ppp.chan
+
+[pool "lab"]
+range = $PPP_CLIENT-198.51.100.20
+
+[profile "default"]
+auth = chap
+local_ip = $PPP_AC
+pool = lab
+echo_interval = 10
+chap_secrets = $D/chap-secrets
+CONF
+
+cat >"$D/proacd.conf" <<CONF
+[system]
+log_level = debug
+control_socket = $D/proac.ctl
+pid_file = $D/proacd.pid
+propppd_socket = $D/ppp.chan
+prol2tpd_socket = $D/l2tp.chan
+dataplane = kernel
+ac_name = lab-ac
+
+[interface "veth-ac"]
+service_names = internet
+
+[route "internet"]
+destination = local
+ppp_profile = default
+CONF
+"$PROAC_DIR/propppd" -n -c "$D/propppd.conf" >/dev/null || lab_fail "propppd -n rejects the scenario's config"
+"$PROAC_DIR/proacd" -n -c "$D/proacd.conf" >/dev/null || lab_fail "proacd -n rejects the scenario's config"
+
+ip netns exec ac "$PROAC_DIR/propppd" -f -c "$D/propppd.conf" >"$D/propppd.log" 2>&1 &
+PPPD_PID=$!
+lab_wait 20 "propppd listening" test -S "$D/ppp.chan"
+ip netns exec ac "$PROAC_DIR/proacd" -f -D -c "$D/proacd.conf" >"$D/proacd.log" 2>&1 &
+AC_PID=$!
+lab_on_exit 'lab_kill_wait $AC_PID $PPPD_PID'
+lab_wait 20 "proacd control socket" test -S "$D/proac.ctl"
+
+info() { ip netns exec ac "$PROAC_DIR/proac_info" -s "$D/proac.ctl" "$@"; }
+no_ppp() { ! ip -n "$1" -o link show type ppp | grep -q .; }
+no_pppoe() { [ -z "$(lab_pppoe_sessions "$1")" ]; }
+no_ac_session() { ! info -j sessions | grep -q '"session_id"'; }
+has_ppp_addr() { ip -n "$1" -4 -o addr show | grep -q "inet $2 peer $3/32"; }
+
+out=$(ip netns exec client pppoe-discovery -I veth-cl 2>&1) || lab_fail "pppoe-discovery: $out"
+lab_log "pppoe-discovery: $(tr '\n' ';' <<<"$out")"
+grep -q "Access-Concentrator: lab-ac" <<<"$out" && grep -q "Service-Name: internet" <<<"$out" \
+    || lab_fail "pppoe-discovery did not show AC-Name lab-ac and Service-Name internet"
+
+dial() { # ROUND
+    printf '%s\n' noauth "user $PPP_USER" "password lab-ppp-pw" noipdefault nodefaultroute \
+        noccp novj "lcp-echo-interval 1" "lcp-echo-failure 5" mtu 1492 mru 1492 debug \
+        "logfile $D/client-$1.log" "ip-up-script /bin/true" "ip-down-script /bin/true" \
+        "plugin rp-pppoe.so" "pppoe-service internet" veth-cl >"$D/client-$1.options"
+    ip netns exec client pppd nodetach file "$D/client-$1.options" >/dev/null 2>&1 &
+    CLIENT_PID=$!
+    lab_wait 60 "$1: client ppp up ($PPP_CLIENT peer $PPP_AC)" has_ppp_addr client "$PPP_CLIENT" "$PPP_AC"
+    lab_wait 30 "$1: AC ppp up ($PPP_AC peer $PPP_CLIENT)" has_ppp_addr ac "$PPP_AC" "$PPP_CLIENT"
+    lab_ping client "$PPP_AC" 5
+    lab_ping ac "$PPP_CLIENT" 5
+    local s
+    s=$(info -j sessions) || lab_fail "$1: proac_info sessions"
+    lab_log "$1: proac_info sessions: $s"
+    grep -q "\"client_mac\":\"$CLIENT_MAC\"" <<<"$s" || lab_fail "$1: proac_info does not list the client's MAC"
+    SID=$(lab_json_num "$s" session_id)
+    [ -n "$SID" ] || lab_fail "$1: no session_id in proac_info"
+    [ "$(lab_pppoe_sessions ac | grep -c " $CLIENT_MAC ")" = 1 ] || lab_fail "$1: no kernel PPPoE session with $CLIENT_MAC in ac"
+    [ "$(lab_pppoe_sessions client | wc -l)" = 1 ] || lab_fail "$1: no kernel PPPoE session in client"
+    lab_log "ok: $1: session $SID up, kernel PPPoE sessions on both sides"
+}
+gone() { # ROUND
+    lab_wait 30 "$1: client ppp gone" no_ppp client
+    lab_wait 30 "$1: AC ppp gone" no_ppp ac
+    lab_wait 10 "$1: no kernel PPPoE session in ac" no_pppoe ac
+    lab_wait 10 "$1: no kernel PPPoE session in client" no_pppoe client
+    lab_wait 10 "$1: proacd has no session" no_ac_session
+}
+
+dial r1
+lab_kill_wait "$CLIENT_PID"
+gone r1
+grep -q "PADT" "$D/proacd.log" || lab_log "note: proacd's log does not mention PADT"
+lab_log "ok: r1: the client's hang-up (PADT) cleaned up both sides"
+
+dial r2
+ip netns exec ac "$PROAC_DIR/proac_manage" -s "$D/proac.ctl" delete "veth-ac/$SID" || lab_fail "proac_manage delete veth-ac/$SID"
+gone r2
+client_gone() { ! lab_alive "$CLIENT_PID"; }
+lab_wait 30 "r2: client pppd exited" client_gone
+wait "$CLIENT_PID" 2>/dev/null
+lab_log "ok: r2: proac_manage delete (PADT from the AC) cleaned up both sides"
+info statistics || true
+lab_alive "$AC_PID" || lab_fail "proacd died"
+LAB_PASSED=1
