@@ -8,9 +8,10 @@
 #   make install      build, then install into $(DESTDIR)$(PREFIX)  (PREFIX=/usr):
 #                     programs, man pages, the systemd units, and under
 #                     $(DESTDIR)/etc the example configs (prol2tpd's in
-#                     /etc/prol2tp, propppd.conf in /etc/proppp), the init
-#                     scripts and /etc/default/{prol2tp,proppp} (existing
-#                     config files kept)
+#                     /etc/prol2tp, propppd.conf in /etc/proppp, proacd's in
+#                     /etc/proac), the init scripts and
+#                     /etc/default/{prol2tp,proppp,proac} (existing config
+#                     files kept)
 #                     FIRMWARE=1: example configs, init scripts, defaults files
 #                     and hook-script examples go to share/doc/prol2tp/examples
 #                     instead; nothing under /etc, no systemd unit
@@ -46,7 +47,7 @@ OPT_BIN_PROGS := propppctl propppwatch proac_manage proac_info
 MAN_SECTIONS := 1 5 7 8
 UNIT_DIR := $(PREFIX)/lib/systemd/system
 # Services: conf/NAME.{service,init,default}.
-SERVICES := prol2tp proppp
+SERVICES := prol2tp proppp proac
 DOC_EXAMPLES := $(PREFIX)/share/doc/prol2tp/examples
 
 # Test tools: "command:debian-package". Checked with command -v (sbin included).
@@ -154,6 +155,7 @@ install: $(if $(NOBUILD),,all)
 	        [ -f "$$c" ] || continue; \
 	        case "$${c##*/}" in \
 	            propppd*) etc=proppp ;; \
+	            proacd*) etc=proac ;; \
 	            *) etc=prol2tp ;; \
 	        esac; \
 	        $(call install_file,0644,$$c,$(DESTDIR)/etc/$$etc/$${c##*/},keep); \
