@@ -58,7 +58,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::{self as sock, ControlMessageOwned, MsgFlags, UnixAddr};
+use nix::sys::socket::{self as sock, ControlMessageOwned, MsgFlags, SockaddrLike, UnixAddr};
 use nix::sys::stat::{umask, Mode};
 
 /// Header magic, ASCII "PL2T".
@@ -1186,7 +1186,10 @@ impl Server {
                 }
             }
         }
-        let addr = msg.address.filter(|a| a.path().is_some() || a.as_abstract().is_some());
+        // An unbound sender leaves the address empty (length 0): nix's
+        // accessors must not see that (they assert a family is present).
+        let has_family = |a: &UnixAddr| usize::try_from(a.len()).is_ok_and(|l| l >= std::mem::size_of::<libc::sa_family_t>());
+        let addr = msg.address.filter(|a| has_family(a) && (a.path().is_some() || a.as_abstract().is_some()));
         Ok(Some(Received { peer: Peer { addr }, uid, len: msg.bytes }))
     }
 
@@ -1853,6 +1856,27 @@ mod tests {
         let t0 = Instant::now();
         assert!(matches!(c.call(Request::Reload, Duration::from_millis(100)), Err(ClientError::Timeout)));
         assert!(t0.elapsed() >= Duration::from_millis(100));
+        let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
+    }
+
+    #[test]
+    fn unbound_sender_is_received_without_address() {
+        let path = temp_path("unbound");
+        let server = Server::bind(&path).unwrap();
+        let c = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        let bytes = Message { request_id: 1, body: Body::Request(Request::Reload) }.encode().unwrap();
+        c.send_to(&bytes, &path).unwrap();
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let got = loop {
+            if let Some(r) = server.recv(&mut buf).unwrap() {
+                break r;
+            }
+            assert!(Instant::now() < deadline, "nothing received");
+            std::thread::yield_now();
+        };
+        assert_eq!(got.len, bytes.len());
+        assert!(got.peer.addr.is_none());
         let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
     }
 }

@@ -205,8 +205,17 @@ fn ipv6_link_local_ptp() {
     netif.add_ipv6_link_local(&tun.ifname, 1, 2).expect("add fe80::1 peer fe80::2");
     let addr = compact(&ip(&["-j", "-6", "addr", "show", "dev", &tun.ifname]));
     assert!(addr.contains("\"local\":\"fe80::1\",\"address\":\"fe80::2\",\"prefixlen\":128,\"scope\":\"link\""), "{addr}");
-    let route = ip(&["-6", "route", "show", "dev", &tun.ifname]);
-    assert!(route.lines().any(|l| l.starts_with("fe80::2 ")), "{route}");
+    // The peer route follows the address once the kernel's (skipped) DAD
+    // has completed, which its workqueue does a moment later.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let route = ip(&["-6", "route", "show", "dev", &tun.ifname]);
+        if route.lines().any(|l| l.starts_with("fe80::2 ")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no route to fe80::2 within 5 s: {route}");
+        std::thread::yield_now();
+    }
 }
 
 #[test]

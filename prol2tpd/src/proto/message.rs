@@ -137,7 +137,8 @@ pub struct ResultCode {
     pub result: u16,
     /// General error code ([`crate::proto::result::error`]), optional.
     pub error: Option<u16>,
-    /// Human-readable message, only present with `error`.
+    /// Human-readable message; sent after `error`, or after error 0 (No
+    /// general error) when `error` is `None`.
     pub message: Option<String>,
 }
 
@@ -703,8 +704,11 @@ fn v2_values(a: &Avps, l: &mut Vec<(u16, Vec<u8>)>) {
     let w16 = |x: &u16| x.to_be_bytes().to_vec();
     let w32 = |x: &u32| x.to_be_bytes().to_vec();
     push(l, attr::RESULT_CODE, &a.result_code, |r| {
+        // A message may only follow an error code (RFC 2661 §4.4.2): a
+        // message without one goes out after error 0, "No general error".
         let mut v = r.result.to_be_bytes().to_vec();
-        if let Some(e) = r.error {
+        let error = r.error.or(r.message.as_ref().map(|_| crate::proto::result::error::NO_GENERAL_ERROR));
+        if let Some(e) = error {
             v.extend_from_slice(&e.to_be_bytes());
             if let Some(m) = &r.message {
                 v.extend_from_slice(m.as_bytes());
@@ -957,5 +961,25 @@ pub fn validate(msg: &ControlMessage, version: Version) -> Result<(), DecodeErro
     match required.iter().find(|&&t| !has(&msg.avps, t)) {
         Some(&attr_type) => Err(DecodeError::MissingAvp { msg_type: msg.msg_type, attr_type }),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Result Code value of `r` as `v2_values` writes it.
+    fn result_value(r: ResultCode) -> Vec<u8> {
+        let a = Avps { result_code: Some(r), ..Avps::default() };
+        let mut l = Vec::new();
+        v2_values(&a, &mut l);
+        l.into_iter().find(|(t, _)| *t == attr::RESULT_CODE).map(|(_, v)| v).unwrap_or_default()
+    }
+
+    #[test]
+    fn result_message_without_error_goes_out_after_error_zero() {
+        assert_eq!(result_value(ResultCode { result: 1, error: None, message: Some("PADT".into()) }), [0, 1, 0, 0, b'P', b'A', b'D', b'T']);
+        assert_eq!(result_value(ResultCode { result: 2, error: Some(6), message: Some("x".into()) }), [0, 2, 0, 6, b'x']);
+        assert_eq!(result_value(ResultCode { result: 3, error: None, message: None }), [0, 3]);
     }
 }
