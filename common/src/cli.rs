@@ -1,14 +1,20 @@
-//! What the suite's command-line tools share: `prol2tp` and `propppctl`
-//! (one request, one reply, printed as text or JSON), `prol2tpwatch` and
+//! What the suite's command-line tools share: the request tools
+//! `prol2tp`, `propppctl`, `proac_info` and `proac_manage` (requests,
+//! replies printed as text or JSON) and the watchers `prol2tpwatch` and
 //! `propppwatch` (events as they happen).
 //!
 //! Every tool exits with the same statuses ([`EXIT_REFUSED`],
 //! [`EXIT_USAGE`], [`EXIT_NO_DAEMON`]) and says so with the same words,
-//! through [`Tool`]. Option parsing stays in each program (with the
-//! re-exported [`getopts`]); the values the tools have in common (a
-//! timeout in seconds, a positive count, `KEY=VALUE` words) are parsed
-//! here. Records print as a table ([`render_table`]), as `key: value`
-//! lines ([`render_object`]) or as JSON ([`render_json`]).
+//! through [`Tool`]; [`Tool::main`] is the body of every tool's `main`.
+//! The request tools share their options (`[-s SOCKET] -j -t SECONDS -h
+//! -v`, [`Tool::parse_client`] into an [`Invocation`]) and the round
+//! trip ([`Tool::link`], [`Link::ask`]); the watchers build their own option
+//! sets (with the re-exported [`getopts`]) and read them with
+//! [`Tool::parse_matches`], [`socket_path`] and [`no_free_words`]. The
+//! values the tools have in common (a timeout in seconds, a positive
+//! count, `KEY=VALUE` words) are parsed here. Records print as a table
+//! ([`render_table`]), as `key: value` lines ([`render_object`]) or as
+//! JSON ([`render_json`]).
 //!
 //! [`watch`] is the watchers' loop: subscribe on the daemon's control
 //! socket ([`Client::subscribe`]), print each event with the tool's own
@@ -18,7 +24,7 @@
 //! restarted, giving up with [`EXIT_NO_DAEMON`] when it stays away.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -46,8 +52,11 @@ pub struct Tool {
     pub name: &'static str,
     /// The daemon it talks to (`prol2tpd`).
     pub daemon: &'static str,
-    /// The usage text printed after a usage error.
+    /// The usage text printed after a usage error and above the option
+    /// list of `-h`.
     pub usage: &'static str,
+    /// The version `-v` prints (the program's `CARGO_PKG_VERSION`).
+    pub version: &'static str,
 }
 
 /// Outcome of parsing a command line.
@@ -59,6 +68,19 @@ pub enum Parsed<T> {
     Print(String),
 }
 
+impl<T> Parsed<T> {
+    /// The settings made into others by `f`; `Print` stays as it is.
+    ///
+    /// # Errors
+    /// `f`'s (a usage error).
+    pub fn try_map<U>(self, f: impl FnOnce(T) -> Result<U, String>) -> Result<Parsed<U>, String> {
+        match self {
+            Parsed::Run(t) => f(t).map(Parsed::Run),
+            Parsed::Print(s) => Ok(Parsed::Print(s)),
+        }
+    }
+}
+
 /// What a daemon answered, when it did not refuse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -68,10 +90,203 @@ pub enum Answer {
     Records(Vec<Record>),
 }
 
+/// Where a request tool finds its daemon's control socket.
+#[derive(Debug, Clone, Copy)]
+pub enum SocketArg {
+    /// `-s SOCKET` ("DAEMON's control socket"), this path when not given.
+    Option(&'static str),
+    /// No `-s`: this function says where (an environment variable or a
+    /// default, as the daemon itself decides).
+    Fixed(fn() -> PathBuf),
+}
+
+/// How a request tool's shared options look (`[-s SOCKET] -j -t SECONDS
+/// -h -v`, in that order in `-h`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSpec {
+    /// `-s` or a fixed path.
+    pub socket: SocketArg,
+    /// The help text of `-t`.
+    pub timeout_help: &'static str,
+    /// Options end at the first free word (set when the command's words
+    /// may look like options); else options may follow the words.
+    pub stop_at_free: bool,
+}
+
+/// The shared options of a request tool, as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOpts {
+    /// The daemon's control socket.
+    pub socket: PathBuf,
+    /// `-j`: print JSON.
+    pub json: bool,
+    /// `-t SECONDS`: how long to wait for each reply ([`DEFAULT_TIMEOUT`]
+    /// when not given).
+    pub timeout: Duration,
+}
+
+/// A request tool's command line: what its words ask for and the shared
+/// options ([`Tool::parse_client`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation<C> {
+    /// The command (or topics) the free words name.
+    pub command: C,
+    /// `-s`, `-j`, `-t`.
+    pub opts: ClientOpts,
+}
+
+/// A request tool's connection to its daemon ([`Tool::link`]).
+#[derive(Debug)]
+pub struct Link<'a> {
+    tool: &'a Tool,
+    path: &'a Path,
+    timeout: Duration,
+    client: Client,
+}
+
+impl Link<'_> {
+    /// Sends `req` and waits for the reply, as [`Tool::call`].
+    ///
+    /// # Errors
+    /// As [`Tool::call`] (the message already printed).
+    pub fn ask(&mut self, req: Request) -> Result<Answer, ExitCode> {
+        self.tool.call(&mut self.client, self.path, req, self.timeout)
+    }
+
+    /// [`Link::ask`], keeping the records (none for `Done`).
+    ///
+    /// # Errors
+    /// As [`Tool::call`].
+    pub fn records(&mut self, req: Request) -> Result<Vec<Record>, ExitCode> {
+        self.ask(req).map(Answer::into_records)
+    }
+}
+
+impl Answer {
+    /// The records (none for `Done`).
+    pub fn into_records(self) -> Vec<Record> {
+        match self {
+            Answer::Done => Vec::new(),
+            Answer::Records(r) => r,
+        }
+    }
+}
+
+/// What a tool prints for a `Done` answer: nothing, or `{"ok":true}` and
+/// a newline with `-j`.
+pub fn done_text(json: bool) -> String {
+    if json {
+        "{\"ok\":true}\n".to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// Prints what a tool made of its answers on stdout as it is (no newline
+/// added): exit 0; or the exit status it already reported.
+pub fn print_output(out: Result<String, ExitCode>) -> ExitCode {
+    match out {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// `-s SOCKET`: the path given, `default` when the option is absent.
+/// Errors: `-s: empty socket path`.
+pub fn socket_path(m: &getopts::Matches, default: &str) -> Result<PathBuf, String> {
+    match m.opt_str("s") {
+        Some(s) if s.is_empty() => Err("-s: empty socket path".into()),
+        Some(s) => Ok(PathBuf::from(s)),
+        None => Ok(PathBuf::from(default)),
+    }
+}
+
+/// Errors: `unexpected argument 'WORD'` for the first free word.
+pub fn no_free_words(m: &getopts::Matches) -> Result<(), String> {
+    match m.free.first() {
+        Some(extra) => Err(format!("unexpected argument '{extra}'")),
+        None => Ok(()),
+    }
+}
+
 impl Tool {
     /// `NAME VERSION` for `-v`.
-    pub fn version(&self, version: &str) -> String {
-        format!("{} {version}", self.name)
+    pub fn version(&self) -> String {
+        format!("{} {}", self.name, self.version)
+    }
+
+    /// The body of a tool's `main`: [`Parsed::Print`] text goes to stdout
+    /// with a newline (exit 0), a usage error to [`Tool::usage_error`],
+    /// settings to `run`.
+    pub fn main<T>(&self, parsed: Result<Parsed<T>, String>, run: impl FnOnce(T) -> ExitCode) -> ExitCode {
+        match parsed {
+            Ok(Parsed::Run(t)) => run(t),
+            Ok(Parsed::Print(s)) => {
+                println!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => self.usage_error(&e),
+        }
+    }
+
+    /// Parses `args` with `o`, which must hold `-h` and `-v`: `-h` prints
+    /// the option list under [`Tool::usage`], `-v` the version. Errors:
+    /// getopts' message (unknown option, missing value).
+    pub fn parse_matches(&self, o: &getopts::Options, args: &[String]) -> Result<Parsed<getopts::Matches>, String> {
+        let m = o.parse(args).map_err(|e| e.to_string())?;
+        if m.opt_present("h") {
+            return Ok(Parsed::Print(o.usage(self.usage)));
+        }
+        if m.opt_present("v") {
+            return Ok(Parsed::Print(self.version()));
+        }
+        Ok(Parsed::Run(m))
+    }
+
+    /// Parses a request tool's command line (`spec`): its shared options,
+    /// then `command` reads the free words. Errors: as
+    /// [`Tool::parse_matches`]; a bad `-t` ([`parse_seconds`]); an empty
+    /// `-s`; `command`'s.
+    pub fn parse_client<C>(
+        &self,
+        spec: &ClientSpec,
+        args: &[String],
+        command: impl FnOnce(&[&str]) -> Result<C, String>,
+    ) -> Result<Parsed<Invocation<C>>, String> {
+        let mut o = getopts::Options::new();
+        if let SocketArg::Option(_) = spec.socket {
+            o.optopt("s", "", &format!("{}'s control socket", self.daemon), "SOCKET");
+        }
+        o.optflag("j", "", "print JSON");
+        o.optopt("t", "", spec.timeout_help, "SECONDS");
+        o.optflag("h", "", "print this help");
+        o.optflag("v", "", "print the version");
+        if spec.stop_at_free {
+            o.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
+        }
+        self.parse_matches(&o, args)?.try_map(|m| {
+            let timeout = match m.opt_str("t") {
+                Some(s) => parse_seconds("-t", &s)?,
+                None => DEFAULT_TIMEOUT,
+            };
+            let socket = match spec.socket {
+                SocketArg::Option(default) => socket_path(&m, default)?,
+                SocketArg::Fixed(path) => path(),
+            };
+            let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
+            Ok(Invocation { command: command(&words)?, opts: ClientOpts { socket, json: m.opt_present("j"), timeout } })
+        })
+    }
+
+    /// Connects to the daemon at `opts.socket`, for requests that wait
+    /// `opts.timeout` for their replies. Errors: the exit status after the
+    /// message was printed ([`EXIT_NO_DAEMON`]).
+    pub fn link<'a>(&'a self, opts: &'a ClientOpts) -> Result<Link<'a>, ExitCode> {
+        let client = self.connect(&opts.socket)?;
+        Ok(Link { tool: self, path: &opts.socket, timeout: opts.timeout, client })
     }
 
     /// Prints `NAME: MESSAGE` and the usage on stderr; [`EXIT_USAGE`].
@@ -536,6 +751,69 @@ mod tests {
         assert_eq!(parse_count("-n", "3"), Ok(3));
         assert_eq!(parse_count("-n", "0"), Err("-n: '0' is not a positive number".to_string()));
         assert!(parse_count("-n", "-1").is_err());
+    }
+
+    const TOOL: Tool = Tool { name: "xctl", daemon: "xd", usage: "Usage: xctl [-s SOCKET] [-j] [-t SECONDS] COMMAND", version: "9.8.7" };
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn fixed_path() -> PathBuf {
+        PathBuf::from("/run/fixed.ctl")
+    }
+
+    #[test]
+    fn client_options_parse() {
+        let spec = ClientSpec { socket: SocketArg::Option("/run/x.ctl"), timeout_help: "seconds to wait", stop_at_free: true };
+        let echo = |w: &[&str]| Ok(w.join(" "));
+        let run = |s: &str| match TOOL.parse_client(&spec, &words(s), echo) {
+            Ok(Parsed::Run(r)) => (r.opts, r.command),
+            other => panic!("{s}: {other:?}"),
+        };
+        let opts = |socket: &str, json, secs| ClientOpts { socket: PathBuf::from(socket), json, timeout: Duration::from_secs(secs) };
+        assert_eq!(run("show x"), (opts("/run/x.ctl", false, 5), "show x".to_string()));
+        assert_eq!(run("-s /tmp/y -j -t 7 show -j"), (opts("/tmp/y", true, 7), "show -j".to_string()));
+        assert_eq!(TOOL.parse_client(&spec, &words("-v"), echo), Ok(Parsed::Print("xctl 9.8.7".into())));
+        let Ok(Parsed::Print(help)) = TOOL.parse_client(&spec, &words("-h"), echo) else { panic!("no help") };
+        assert!(help.starts_with("Usage: xctl [-s SOCKET]"), "{help}");
+        let options = help.split_once("Options:").map_or("", |(_, o)| o);
+        let at = |opt: &str| options.find(opt).unwrap_or_else(|| panic!("{opt} missing: {help}"));
+        assert!(at("-s SOCKET") < at("xd's control socket") && at("xd's control socket") < at("-j") && at("-j") < at("-t SECONDS"));
+        assert!(at("-t SECONDS") < at("seconds to wait") && at("seconds to wait") < at("-h") && at("-h") < at("-v"));
+        assert_eq!(TOOL.parse_client(&spec, &words("-t 0 show"), echo), Err("-t: '0' is not a number of seconds (1..3600)".into()));
+        assert_eq!(TOOL.parse_client(&spec, &[String::from("-s"), String::new()], echo), Err("-s: empty socket path".into()));
+        assert_eq!(TOOL.parse_client(&spec, &words("-q"), echo), Err("Unrecognized option: 'q'".into()));
+
+        // No -s, options also after the words.
+        let fixed = ClientSpec { socket: SocketArg::Fixed(fixed_path), timeout_help: "t", stop_at_free: false };
+        let want = Invocation { command: "show".to_string(), opts: opts("/run/fixed.ctl", true, 5) };
+        assert_eq!(TOOL.parse_client(&fixed, &words("show -j"), echo), Ok(Parsed::Run(want)));
+        assert_eq!(TOOL.parse_client(&fixed, &words("-s /tmp/y show"), echo), Err("Unrecognized option: 's'".into()));
+        assert_eq!(TOOL.parse_client(&spec, &words("bad"), |w| Err::<(), _>(format!("no {}", w.join(" ")))), Err("no bad".into()));
+    }
+
+    #[test]
+    fn watcher_helpers() {
+        let mut o = getopts::Options::new();
+        o.optopt("s", "", "socket", "SOCKET");
+        o.optflag("h", "", "help");
+        o.optflag("v", "", "version");
+        let m = |s: &str| match TOOL.parse_matches(&o, &words(s)) {
+            Ok(Parsed::Run(m)) => m,
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(socket_path(&m(""), "/run/d.ctl"), Ok(PathBuf::from("/run/d.ctl")));
+        assert_eq!(socket_path(&m("-s /tmp/a"), "/run/d.ctl"), Ok(PathBuf::from("/tmp/a")));
+        assert_eq!(no_free_words(&m("-s /tmp/a")), Ok(()));
+        assert_eq!(no_free_words(&m("one two")), Err("unexpected argument 'one'".into()));
+        assert!(matches!(TOOL.parse_matches(&o, &words("-h -q")), Err(e) if e.contains('q')));
+        assert_eq!(Parsed::Run(2).try_map(|n| Ok::<_, String>(n * 2)), Ok(Parsed::Run(4)));
+        assert_eq!(Parsed::Print("p".into()).try_map(|n: u8| Ok::<_, String>(n)), Ok(Parsed::Print("p".into())));
+        assert_eq!(Parsed::Run(2).try_map(|_| Err::<u8, _>("bad".to_string())), Err("bad".into()));
+        assert_eq!(done_text(true), "{\"ok\":true}\n");
+        assert_eq!(done_text(false), "");
+        assert_eq!(Answer::Done.into_records(), vec![]);
     }
 
     #[test]

@@ -1,4 +1,11 @@
-//! Daemon plumbing: detaching from the terminal and the pid file.
+//! Daemon plumbing: the command line every daemon shares ([`Program`]),
+//! detaching from the terminal and the pid file.
+//!
+//! Every daemon takes `-f` (foreground), `-c FILE`, `-n` (check the
+//! configuration and exit), `-h` and `-v`, plus options of its own listed
+//! between `-f` and `-c` ([`Program::command_line`]); its `main` then reads
+//! the configuration ([`Program::load_config`], which also answers `-n`),
+//! starts logging ([`Program::start_logging`]) and calls [`serve`].
 //!
 //! Start-up order of a daemon: parse options and check the configuration
 //! (errors on the terminal), [`detach`] unless `-f`, create the
@@ -14,10 +21,14 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, dup2, fork, setsid, ForkResult};
+
+use crate::cli::Parsed;
+use crate::log;
 
 /// Ends the calling process at once, without running exit handlers or
 /// destructors (the parent's half of a fork must not flush or clean up
@@ -249,9 +260,8 @@ pub fn serve<D>(
     pid_file: &Path,
     new: impl FnOnce() -> Result<D, String>,
     run: impl FnOnce(&mut D) -> Result<(), String>,
-) -> std::process::ExitCode {
+) -> ExitCode {
     use crate::log::{log, Level};
-    use std::process::ExitCode;
     let fail = |e: &dyn std::fmt::Display| {
         log(Level::Error, format_args!("cannot start: {e}"));
         eprintln!("{program}: cannot start: {e}");
@@ -295,9 +305,222 @@ pub fn serve<D>(
     }
 }
 
+/// A daemon's names and the parts of its command line every daemon of
+/// the suite shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Program {
+    /// `prol2tpd`: the prefix of its messages, the word `-v` prints, the
+    /// syslog ident.
+    pub name: &'static str,
+    /// The version `-v` prints and `start` logs (its `CARGO_PKG_VERSION`).
+    pub version: &'static str,
+    /// The usage line: above the option list of `-h`, after a usage error.
+    pub usage: &'static str,
+    /// The configuration file when `-c` is not given.
+    pub default_config: &'static str,
+    /// The help text of `-n` (what the check covers).
+    pub check_help: &'static str,
+}
+
+/// The options every daemon has, as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommonArgs {
+    /// `-f`: stay in the foreground and log to the terminal.
+    pub foreground: bool,
+    /// `-c FILE`, else [`Program::default_config`].
+    pub config_path: PathBuf,
+    /// `-n`: check the configuration and exit.
+    pub check_only: bool,
+}
+
+impl Program {
+    /// The daemon's options in the order `-h` lists them: `-f`, the
+    /// daemon's own (added by `own`), `-c FILE`, `-n`, `-h`, `-v`.
+    pub fn options(&self, own: impl FnOnce(&mut getopts::Options)) -> getopts::Options {
+        let mut o = getopts::Options::new();
+        o.optflag("f", "", "run in the foreground, log to the terminal");
+        own(&mut o);
+        o.optopt("c", "", "configuration file", "FILE");
+        o.optflag("n", "", self.check_help);
+        o.optflag("h", "", "print this help");
+        o.optflag("v", "", "print the version");
+        o
+    }
+
+    /// Parses `args` (without the program name) with `o` ([`Program::options`]):
+    /// `-h` (the option list under the usage line) and `-v` (`NAME
+    /// VERSION`) are [`Parsed::Print`]. Errors: getopts' message or
+    /// `unexpected argument 'WORD'`, each followed by a newline and the
+    /// usage line.
+    pub fn parse(&self, o: &getopts::Options, args: &[String]) -> Result<Parsed<(CommonArgs, getopts::Matches)>, String> {
+        let m = o.parse(args).map_err(|e| format!("{e}\n{}", self.usage))?;
+        if m.opt_present("h") {
+            return Ok(Parsed::Print(o.usage(self.usage)));
+        }
+        if m.opt_present("v") {
+            return Ok(Parsed::Print(format!("{} {}", self.name, self.version)));
+        }
+        if let Some(extra) = m.free.first() {
+            return Err(format!("unexpected argument '{extra}'\n{}", self.usage));
+        }
+        let common = CommonArgs {
+            foreground: m.opt_present("f"),
+            config_path: PathBuf::from(m.opt_str("c").unwrap_or_else(|| self.default_config.to_string())),
+            check_only: m.opt_present("n"),
+        };
+        Ok(Parsed::Run((common, m)))
+    }
+
+    /// The command line as the daemon wants it: `own_options` adds the
+    /// daemon's own options ([`Program::options`]), `own` reads them.
+    ///
+    /// # Errors
+    /// The exit status, the text already printed: 0 after `-h` or `-v`
+    /// (stdout); 1 after a usage error or one of `own`'s (stderr, as
+    /// `NAME: ERROR`).
+    pub fn command_line<T>(
+        &self,
+        args: &[String],
+        own_options: impl FnOnce(&mut getopts::Options),
+        own: impl FnOnce(&CommonArgs, &getopts::Matches) -> Result<T, String>,
+    ) -> Result<(CommonArgs, T), ExitCode> {
+        let o = self.options(own_options);
+        let parsed = self.parse(&o, args).and_then(|p| p.try_map(|(common, m)| own(&common, &m).map(|t| (common, t))));
+        match parsed {
+            Ok(Parsed::Run(r)) => Ok(r),
+            Ok(Parsed::Print(s)) => {
+                println!("{s}");
+                Err(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", self.name);
+                Err(ExitCode::FAILURE)
+            }
+        }
+    }
+
+    /// Reads the configuration with `load`; with `-n` (`check_only`)
+    /// prints `report` of it on stdout (as it is, no newline added) and
+    /// stops there.
+    ///
+    /// # Errors
+    /// The exit status, the text already printed: 1 when `load` failed
+    /// (its message alone on stderr: it names the file and line); 0 after
+    /// the `-n` report.
+    pub fn load_config<C>(&self, check_only: bool, load: impl FnOnce() -> Result<C, String>, report: impl FnOnce(&C) -> String) -> Result<C, ExitCode> {
+        let cfg = load().map_err(|e| {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        })?;
+        if check_only {
+            print!("{}", report(&cfg));
+            return Err(ExitCode::SUCCESS);
+        }
+        Ok(cfg)
+    }
+
+    /// Starts logging: on the terminal when `foreground`, else to syslog
+    /// with `facility` and the program's name; at most `level`.
+    ///
+    /// # Errors
+    /// Exit status 1 after `NAME: cannot start logging: ERROR` on stderr.
+    pub fn start_logging(&self, foreground: bool, facility: log::Facility, level: log::Level) -> Result<(), ExitCode> {
+        let target = if foreground { log::Target::Stderr } else { log::Target::Syslog { facility, ident: self.name.into() } };
+        log::init(target, level).map_err(|e| {
+            eprintln!("{}: cannot start logging: {e}", self.name);
+            ExitCode::FAILURE
+        })
+    }
+
+    /// [`serve`] under this program's name and version.
+    pub fn serve<D>(
+        &self,
+        foreground: bool,
+        pid_file: &Path,
+        new: impl FnOnce() -> Result<D, String>,
+        run: impl FnOnce(&mut D) -> Result<(), String>,
+    ) -> ExitCode {
+        serve(self.name, self.version, foreground, pid_file, new, run)
+    }
+}
+
+/// What `prol2tpd -n` and `propppd -n` print when the configuration is
+/// good: `Using config file: PATH` and `Config file OK.`, one line each.
+pub fn config_ok(path: &Path) -> String {
+    format!("Using config file: {}\nConfig file OK.\n", path.display())
+}
+
+/// `-L FACILITY`: `daemon` or `local0`..`local7`; `LOG_DAEMON` when the
+/// option is absent. Errors: `-L: ` and why.
+pub fn facility_arg(m: &getopts::Matches) -> Result<log::Facility, String> {
+    match m.opt_str("L") {
+        Some(f) => log::parse_facility(&f).map_err(|e| format!("-L: {e}")),
+        None => Ok(log::Facility::LOG_DAEMON),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PROGRAM: Program = Program {
+        name: "xd",
+        version: "1.2.3",
+        usage: "Usage: xd [-f] [-x] [-c config-file] [-n] [-h] [-v]",
+        default_config: "/etc/xd.conf",
+        check_help: "check and exit",
+    };
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn command_line_parses() {
+        let o = PROGRAM.options(|o| {
+            o.optflag("x", "", "the daemon's own");
+        });
+        let run = |s: &str| match PROGRAM.parse(&o, &words(s)) {
+            Ok(Parsed::Run((common, m))) => (common, m.opt_present("x")),
+            other => panic!("{s}: {other:?}"),
+        };
+        let common = |foreground, path: &str, check_only| CommonArgs { foreground, config_path: PathBuf::from(path), check_only };
+        assert_eq!(run(""), (common(false, "/etc/xd.conf", false), false));
+        assert_eq!(run("-f -x -c /tmp/a.conf -n"), (common(true, "/tmp/a.conf", true), true));
+        assert!(matches!(PROGRAM.parse(&o, &words("-n -v")), Ok(Parsed::Print(v)) if v == "xd 1.2.3"));
+        let Ok(Parsed::Print(help)) = PROGRAM.parse(&o, &words("-h -n")) else { panic!("no help") };
+        assert!(help.starts_with("Usage: xd [-f]"), "{help}");
+        let order: Vec<usize> = ["-f ", "-x ", "-c FILE", "-n ", "-h ", "-v "].iter().map(|opt| help.find(opt).unwrap_or(usize::MAX)).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{help}");
+        assert!(help.contains("check and exit"), "{help}");
+        assert_eq!(PROGRAM.parse(&o, &words("-q")).err(), Some(format!("Unrecognized option: 'q'\n{}", PROGRAM.usage)));
+        assert_eq!(PROGRAM.parse(&o, &words("extra")).err(), Some(format!("unexpected argument 'extra'\n{}", PROGRAM.usage)));
+        assert_eq!(
+            PROGRAM.command_line(
+                &words("-x"),
+                |o| {
+                    o.optflag("x", "", "");
+                },
+                |c, m| Ok((c.foreground, m.opt_present("x")))
+            ),
+            Ok((common(false, "/etc/xd.conf", false), (false, true)))
+        );
+        assert_eq!(PROGRAM.command_line(&words(""), |_| (), |_, _| Err::<(), _>("own".to_string())), Err(ExitCode::FAILURE));
+    }
+
+    #[test]
+    fn config_check_and_facility() {
+        assert_eq!(config_ok(Path::new("/etc/xd.conf")), "Using config file: /etc/xd.conf\nConfig file OK.\n");
+        assert_eq!(PROGRAM.load_config(false, || Ok(5), |_| unreachable!()), Ok(5));
+        assert_eq!(PROGRAM.load_config(false, || Err::<u8, _>("x.conf:1: bad".into()), |_| String::new()), Err(ExitCode::FAILURE));
+        assert_eq!(PROGRAM.load_config(true, || Ok(5), |n| format!("{n}\n")), Err(ExitCode::SUCCESS));
+        let mut o = getopts::Options::new();
+        o.optopt("L", "", "", "F");
+        let facility = |s: &str| o.parse(words(s)).map_err(|e| e.to_string()).and_then(|m| facility_arg(&m));
+        assert!(matches!(facility(""), Ok(log::Facility::LOG_DAEMON)));
+        assert!(matches!(facility("-L local3"), Ok(log::Facility::LOG_LOCAL3)));
+        assert!(facility("-L bogus").is_err_and(|e| e.starts_with("-L: ")));
+    }
     use std::os::unix::fs::MetadataExt;
 
     fn temp_dir(name: &str) -> PathBuf {

@@ -13,6 +13,7 @@
 
 pub mod channel;
 pub mod cli;
+pub mod control;
 pub mod daemon;
 pub mod events;
 pub mod evloop;

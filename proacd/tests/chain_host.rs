@@ -61,19 +61,6 @@ fn start_propppd(ns: &Netns, dir: &TempDir, name: &str, profiles: &str) -> Child
     child
 }
 
-/// The IPv4 `inet LOCAL peer PEER/32` of the namespace's TUN device.
-fn ptp_addr(ns: &Netns) -> Option<(String, String)> {
-    let out = ns.exec(&["ip", "-4", "-o", "addr", "show"]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.lines().find_map(|l| {
-        let mut w = l.split_whitespace().skip_while(|w| *w != "inet").skip(1);
-        let local = w.next()?.to_string();
-        (w.next()? == "peer").then_some(())?;
-        let peer = w.next()?.trim_end_matches("/32").to_string();
-        Some((local, peer))
-    })
-}
-
 fn tun_count(ns: &Netns) -> usize {
     let out = ns.exec(&["ip", "-o", "link", "show", "type", "tun"]);
     String::from_utf8_lossy(&out.stdout).lines().count()
@@ -126,9 +113,9 @@ fn pppoe_client_to_local_termination_pings_and_padt_cleans_up() {
     let (_client_ppp, mut client) = start_client(&a, &dir, &veth.a);
     let names = ["ac", "ac-ppp", "client", "client-ppp"];
     let want_client = Some((CLIENT_PPP.to_string(), SERVER_PPP.to_string()));
-    assert!(wait_until(UP, || ptp_addr(&a) == want_client), "client TUN not addressed:\n{}", logs(&dir, &names));
+    assert!(wait_until(UP, || a.ptp_addr() == want_client), "client TUN not addressed:\n{}", logs(&dir, &names));
     let want_server = Some((SERVER_PPP.to_string(), CLIENT_PPP.to_string()));
-    assert!(wait_until(UP, || ptp_addr(&b) == want_server), "server TUN not addressed:\n{}", logs(&dir, &names));
+    assert!(wait_until(UP, || b.ptp_addr() == want_server), "server TUN not addressed:\n{}", logs(&dir, &names));
     let out = a.exec(&["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", SERVER_PPP]);
     assert!(out.status.success(), "ping failed: {}\n{}", String::from_utf8_lossy(&out.stdout), logs(&dir, &names));
 
@@ -165,7 +152,7 @@ fn pppoe_client_to_local_termination_pings_and_padt_cleans_up() {
         String::from_utf8_lossy(&out.stderr),
         logs(&dir, &names)
     );
-    assert!(wait_until(UP, || ptp_addr(&a) == want_client), "no session from propppctl create:\n{}", logs(&dir, &names));
+    assert!(wait_until(UP, || a.ptp_addr() == want_client), "no session from propppctl create:\n{}", logs(&dir, &names));
     let out = a.exec(&["ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", SERVER_PPP]);
     assert!(out.status.success(), "ping over the second session failed:\n{}", logs(&dir, &names));
     let on_client = client.records(Request::ListPppoe);
@@ -226,7 +213,7 @@ fn pppoe_client_through_the_lac_into_l2tp_to_the_lns() {
     let (_client_ppp, mut client) = start_client(&a, &dir, &access.a);
     let names = ["ac", "lac", "lns", "lns-ppp", "client", "client-ppp"];
     let want_client = Some((CLIENT_PPP.to_string(), SERVER_PPP.to_string()));
-    assert!(wait_until(UP, || ptp_addr(&a) == want_client), "client TUN not addressed:\n{}", logs(&dir, &names));
+    assert!(wait_until(UP, || a.ptp_addr() == want_client), "client TUN not addressed:\n{}", logs(&dir, &names));
     let out = a.exec(&["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", SERVER_PPP]);
     assert!(out.status.success(), "ping failed: {}\n{}", String::from_utf8_lossy(&out.stdout), logs(&dir, &names));
     let on_ac = ac.records(Request::ListPppoe);

@@ -17,95 +17,25 @@
 //!
 //! Missing tools (groff, make, systemd-analyze) make a test print SKIP.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-#[path = "common/tempdir.rs"]
-mod tempdir;
-use tempdir::TempDir;
+use testsupport::packaging::*;
+use testsupport::{repo_root, require_programs, TempDir};
 
 const INFO: &str = env!("CARGO_BIN_EXE_proac_info");
 const MANAGE: &str = env!("CARGO_BIN_EXE_proac_manage");
 
 const PAGES: [&str; 4] = ["proacd.8", "proacd.conf.5", "proac_info.1", "proac_manage.1"];
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".."))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn run(prog: &str, args: &[&str]) -> Output {
-    Command::new(prog).args(args).output().unwrap_or_else(|e| panic!("cannot run {prog}: {e}"))
-}
-
-fn have(prog: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {prog}")]).output().map(|o| o.status.success()).unwrap_or(false)
-}
-
-fn require(progs: &[&str]) -> bool {
-    match progs.iter().find(|p| !have(p)) {
-        Some(p) => {
-            println!("SKIP: {p} not installed");
-            false
-        }
-        None => true,
-    }
-}
-
-fn man_warnings(page: &Path) -> String {
-    let p = page.to_string_lossy();
-    let out = run("groff", &["-t", "-man", "-Tutf8", "-ww", "-z", &p]);
-    let mut warnings = text(&out.stderr);
-    if !out.status.success() {
-        warnings.push_str(&format!("groff exit status {}\n", out.status));
-    }
-    if have("man") {
-        let out = Command::new("man")
-            .args(["--warnings", "-l", &p])
-            .env("MANWIDTH", "80")
-            .env("LC_ALL", "C.UTF-8")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run man: {e}"));
-        warnings.push_str(&text(&out.stderr));
-    }
-    warnings
-}
-
-fn page(name: &str) -> String {
-    let p = repo_root().join("man").join(name);
-    fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// The text of section `.SH NAME` of a page, up to the next `.SH`.
-fn section(page: &str, name: &str) -> String {
-    let start = page.find(&format!(".SH {name}\n")).unwrap_or_else(|| panic!("no {name} section"));
-    let rest = page.get(start + 4..).unwrap_or("");
-    rest.get(..rest.find("\n.SH ").unwrap_or(rest.len())).unwrap_or("").to_string()
-}
-
 #[test]
 fn man_pages_are_lint_clean() {
-    if !require(&["groff"]) {
+    if !require_programs(&["groff"]) {
         return;
     }
-    let mut bad = String::new();
-    for name in PAGES {
-        let w = man_warnings(&repo_root().join("man").join(name));
-        if !w.trim().is_empty() {
-            bad.push_str(&format!("{name}:\n{w}\n"));
-        }
-    }
+    let bad = man_lint_report(&PAGES.map(|name| repo_root().join("man").join(name)));
     assert!(bad.is_empty(), "man page warnings:\n{bad}");
-    let dir = TempDir::new("lint");
-    let broken = dir.join("broken.8");
-    fs::write(&broken, ".TH BROKEN 8\n.SH NAME\nbroken \\- test\n.XY oops\n").unwrap_or_else(|e| panic!("{e}"));
-    assert!(!man_warnings(&broken).trim().is_empty(), "a broken page gave no warning");
+    assert_man_lint_catches(&TempDir::new("lint"), ".TH BROKEN 8\n.SH NAME\nbroken \\- test\n.XY oops\n");
 }
 
 /// Option letters of a getopts usage (`-s SOCKET`, `-j` … at line starts).
@@ -140,7 +70,7 @@ fn tool_pages_match_the_programs() {
         let help = text(&run(prog, &["-h"]).stdout);
         let want = help_options(&help);
         assert_eq!(want, vec!['h', 'j', 's', 't', 'v'], "{help}");
-        let p = page(name);
+        let p = man_page(name);
         let (syn, opts) = page_options(&p);
         assert_eq!(syn, want, "{name} SYNOPSIS");
         assert_eq!(opts, want, "{name} OPTIONS");
@@ -154,7 +84,7 @@ fn tool_pages_match_the_programs() {
 
 #[test]
 fn daemon_page_lists_the_options_and_categories() {
-    let p = page("proacd.8");
+    let p = man_page("proacd.8");
     let (syn, opts) = page_options(&p);
     let want = vec!['D', 'L', 'c', 'd', 'f', 'h', 'n', 'v'];
     assert_eq!(syn, want, "SYNOPSIS");
@@ -173,7 +103,7 @@ fn daemon_page_lists_the_options_and_categories() {
 
 #[test]
 fn config_page_documents_every_key() {
-    let p = page("proacd.conf.5");
+    let p = man_page("proacd.conf.5");
     // Each documented key, with a value the parser accepts, in its section.
     let keys: &[(&str, &str, &str)] = &[
         ("system", "log_level", "info"),
@@ -225,64 +155,23 @@ fn config_page_documents_every_key() {
     assert!(proac::config::Config::parse("[system]\nmtu = 1\n", Path::new("t.conf")).is_err());
 }
 
-fn tree(root: &Path) -> BTreeMap<String, u32> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, u32>) {
-        let Ok(rd) = fs::read_dir(dir) else { return };
-        for e in rd.filter_map(|e| e.ok()) {
-            let p = e.path();
-            let Ok(meta) = fs::symlink_metadata(&p) else { continue };
-            if meta.is_dir() {
-                walk(root, &p, out);
-            } else if let Ok(rel) = p.strip_prefix(root) {
-                out.insert(format!("/{}", rel.display()), meta.permissions().mode() & 0o7777);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
 /// A release directory: proacd's tools as cargo built them, the daemon
 /// when built, and stand-ins for the programs the Makefile requires.
 fn release_dir(dir: &TempDir) -> PathBuf {
-    let rel = dir.join("release");
-    fs::create_dir_all(&rel).unwrap_or_else(|e| panic!("{e}"));
     let mut bins: Vec<PathBuf> = vec![PathBuf::from(INFO), PathBuf::from(MANAGE)];
     bins.extend(option_env!("CARGO_BIN_EXE_proacd").map(PathBuf::from));
-    for b in bins {
-        let name = b.file_name().unwrap_or_default();
-        fs::copy(&b, rel.join(name)).unwrap_or_else(|e| panic!("copy {}: {e}", b.display()));
-    }
-    for stub in ["prol2tpd", "prol2tp-scriptd", "prol2tp", "prol2tpwatch"] {
-        fs::write(rel.join(stub), "#!/bin/sh\n").unwrap_or_else(|e| panic!("{e}"));
-    }
-    rel
-}
-
-fn make(target: &str, release: &Path, destdir: &Path, extra: &[&str]) -> Output {
-    let release = format!("RELEASE_DIR={}", release.display());
-    let dest = format!("DESTDIR={}", destdir.display());
-    let repo = repo_root();
-    let mut args = vec!["-C", repo.to_str().unwrap_or("."), target, "NOBUILD=1", &release, &dest];
-    args.extend(extra);
-    run("make", &args)
-}
-
-fn assert_ok(what: &str, out: &Output) {
-    assert!(out.status.success(), "{what} failed:\n{}{}", text(&out.stdout), text(&out.stderr));
+    testsupport::packaging::release_dir(dir, &bins, &["prol2tpd", "prol2tp-scriptd", "prol2tp", "prol2tpwatch"])
 }
 
 #[test]
 fn make_install_places_proacd_files() {
-    if !require(&["make", "install"]) {
+    if !require_programs(&["make", "install"]) {
         return;
     }
     let dir = TempDir::new("install");
     let dest = dir.join("root");
     let rel = release_dir(&dir);
-    assert_ok("make install", &make("install", &rel, &dest, &[]));
-    let got = tree(&dest);
+    let got = make_install(&rel, &dest, &[]);
     let mut want: Vec<(&str, u32)> = vec![
         ("/usr/bin/proac_info", 0o755),
         ("/usr/bin/proac_manage", 0o755),
@@ -299,30 +188,17 @@ fn make_install_places_proacd_files() {
     if option_env!("CARGO_BIN_EXE_proacd").is_some() {
         want.push(("/usr/sbin/proacd", 0o755));
     }
-    for (path, mode) in want {
-        assert_eq!(got.get(path), Some(&mode), "{path} (mode {mode:o}) in {got:#?}");
-    }
+    assert_modes(&got, want);
     assert!(!got.contains_key("/etc/prol2tp/proacd.conf"), "proacd.conf went to /etc/prol2tp");
     assert_eq!(fs::read(dest.join("usr/bin/proac_info")).ok(), fs::read(INFO).ok(), "installed proac_info differs");
 
-    let edited = "# edited\n";
-    for p in ["etc/proac/proacd.conf", "etc/default/proac"] {
-        fs::write(dest.join(p), edited).unwrap_or_else(|e| panic!("{p}: {e}"));
-    }
-    assert_ok("second make install", &make("install", &rel, &dest, &[]));
-    for p in ["etc/proac/proacd.conf", "etc/default/proac"] {
-        assert_eq!(fs::read_to_string(dest.join(p)).ok().as_deref(), Some(edited), "{p} was overwritten");
-    }
+    let edited = ["etc/proac/proacd.conf", "etc/default/proac"];
+    reinstall_keeps_edits(&rel, &dest, &edited, &edited);
 
-    assert_ok("make uninstall", &make("uninstall", &rel, &dest, &[]));
-    let left = tree(&dest);
-    assert!(left.keys().all(|p| p.starts_with("/etc/")), "left after uninstall: {left:#?}");
+    let left = uninstall_leaves_etc(&rel, &dest);
     assert!(left.contains_key("/etc/proac/proacd.conf"), "{left:#?}");
 
-    let fw = dir.join("fw");
-    assert_ok("make install FIRMWARE=1", &make("install", &rel, &fw, &["FIRMWARE=1"]));
-    let got = tree(&fw);
-    assert!(!fw.join("etc").exists(), "FIRMWARE=1 wrote under /etc: {got:#?}");
+    let got = firmware_install(&rel, &dir.join("fw"));
     for file in ["proacd.conf", "proacd-lac.conf", "proac.init", "proac.default"] {
         let path = format!("/usr/share/doc/prol2tp/examples/{file}");
         assert_eq!(got.get(&path), Some(&0o644), "{path} in {got:#?}");
@@ -331,39 +207,11 @@ fn make_install_places_proacd_files() {
 
 #[test]
 fn systemd_unit_verifies() {
-    if !have("systemd-analyze") {
-        println!("SKIP: systemd-analyze not installed; unit not verified");
-        return;
-    }
-    let dir = TempDir::new("unit");
-    let unit = fs::read_to_string(repo_root().join("conf/proac.service")).unwrap_or_else(|e| panic!("conf/proac.service: {e}"));
-    let verify = |unit_text: &str, tag: &str| -> String {
-        let root = dir.join(tag);
-        let units = root.join("usr/lib/systemd/system");
-        fs::create_dir_all(&units).unwrap_or_else(|e| panic!("mkdir: {e}"));
-        fs::write(units.join("proac.service"), unit_text).unwrap_or_else(|e| panic!("write unit: {e}"));
-        for t in ["sysinit.target", "basic.target", "shutdown.target", "network-online.target", "multi-user.target", "proppp.service", "prol2tp.service"] {
-            let body =
-                if t.ends_with(".service") { "[Unit]\nDescription=stand-in\n[Service]\nExecStart=/bin/true\n" } else { "[Unit]\nDescription=stand-in\n" };
-            fs::write(units.join(t), body).unwrap_or_else(|e| panic!("{e}"));
-        }
-        let sbin = root.join("usr/sbin");
-        fs::create_dir_all(&sbin).unwrap_or_else(|e| panic!("mkdir: {e}"));
-        fs::copy("/bin/true", sbin.join("proacd")).unwrap_or_else(|e| panic!("copy: {e}"));
-        let bin = root.join("bin");
-        fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("mkdir: {e}"));
-        fs::copy("/bin/true", bin.join("true")).unwrap_or_else(|e| panic!("copy: {e}"));
-        let root_arg = format!("--root={}", root.display());
-        let out = run("systemd-analyze", &["verify", "--man=no", &root_arg, "/usr/lib/systemd/system/proac.service"]);
-        let mut all = text(&out.stdout) + &text(&out.stderr);
-        if !out.status.success() {
-            all.push_str(&format!("exit status {}\n", out.status));
-        }
-        all
-    };
-    let report = verify(&unit, "good");
-    assert!(report.trim().is_empty(), "systemd-analyze verify:\n{report}");
-    for want in [
+    // Stand-ins for the units it orders itself against, and programs for
+    // its Exec lines (verify checks that they are executables).
+    let stand_ins: Vec<&str> = STAND_IN_TARGETS.iter().copied().chain(["proppp.service", "prol2tp.service"]).collect();
+    let programs: [(&str, &Path); 2] = [("usr/sbin/proacd", Path::new("/bin/true")), ("bin/true", Path::new("/bin/true"))];
+    let want = [
         "Type=forking",
         "PIDFile=/run/proacd.pid",
         "RuntimeDirectory=proac",
@@ -374,23 +222,14 @@ fn systemd_unit_verifies() {
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Wants=network-online.target proppp.service prol2tp.service",
         "After=network-online.target proppp.service prol2tp.service",
-    ] {
-        assert!(unit.lines().any(|l| l == want), "unit lacks {want:?}");
-    }
-    let broken = unit.replace("Type=forking", "Type=forkin").replace("PIDFile=", "PIDFil=");
-    assert!(!verify(&broken, "broken").trim().is_empty(), "systemd-analyze verify did not notice a broken unit");
+    ];
+    check_systemd_unit(&TempDir::new("unit"), "proac.service", &stand_ins, &programs, &want);
 }
 
 #[test]
 fn init_script_is_valid_sh() {
     let script = repo_root().join("conf/proac.init");
-    let s = script.to_string_lossy();
-    assert_ok("sh -n conf/proac.init", &run("sh", &["-n", &s]));
-    if have("shellcheck") {
-        assert_ok("shellcheck", &run("shellcheck", &["-s", "sh", &s]));
-    } else {
-        println!("NOTE: shellcheck not installed; init script checked with sh -n only");
-    }
+    assert_init_script_syntax(&script, &[]);
     let body = fs::read_to_string(&script).unwrap_or_else(|e| panic!("{e}"));
     for want in [
         "DAEMON=/usr/sbin/proacd",
@@ -401,16 +240,7 @@ fn init_script_is_valid_sh() {
     ] {
         assert!(body.contains(want), "init script lacks {want:?}");
     }
-    let dir = TempDir::new("init");
-    let defaults = dir.join("default");
-    let pidfile = dir.join("proacd.pid");
-    fs::write(&defaults, format!("DAEMON=\"/bin/true\"\nPIDFILE=\"{}\"\n", pidfile.display())).unwrap_or_else(|e| panic!("{e}"));
-    let sh = |action: &str| Command::new("sh").arg(&script).arg(action).env("PROAC_DEFAULTS", &defaults).output().unwrap_or_else(|e| panic!("{e}"));
-    let out = sh("bogus");
-    assert_eq!(out.status.code(), Some(2), "{}{}", text(&out.stdout), text(&out.stderr));
-    let out = sh("status");
-    assert_eq!(out.status.code(), Some(3), "{}{}", text(&out.stdout), text(&out.stderr));
-    fs::write(&pidfile, "999999999\n").unwrap_or_else(|e| panic!("{e}"));
-    let out = sh("status");
-    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    // Unknown action: usage error (LSB: 2); `status`: 3 without a pid
+    // file, 1 with a stale one.
+    assert_init_script_exit_codes(&script, "PROAC_DEFAULTS", &TempDir::new("init"), "proacd.pid");
 }

@@ -16,9 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-#[path = "common/tempdir.rs"]
-mod tempdir;
-use tempdir::TempDir;
+use testsupport::TempDir;
 
 use common::ipc::{Body, ErrorCode, Message, Record, Reply, Request, Selector, Server, MAX_DATAGRAM};
 

@@ -18,14 +18,13 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use support::*;
+use testsupport::packaging::*;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -50,15 +49,6 @@ const SCRIPT_ENV: [&str; 13] = [
 const SCRIPT_NAMES: [&str; 8] =
     ["tunnel-created", "tunnel-up", "tunnel-down", "tunnel-deleted", "session-created", "session-up", "session-down", "session-deleted"];
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Runs `prog args` and returns its output; panics if it cannot start.
-fn run(prog: &str, args: &[&str]) -> Output {
-    Command::new(prog).args(args).output().unwrap_or_else(|e| panic!("cannot run {prog}: {e}"))
-}
-
 /// The man pages of the repository (`man/*.{1,5,7,8}`), sorted.
 fn man_pages() -> Vec<PathBuf> {
     let dir = repo_root().join("man");
@@ -71,28 +61,6 @@ fn man_pages() -> Vec<PathBuf> {
     pages
 }
 
-/// Every warning groff (and man-db, when installed) gives for `page`,
-/// formatted for an 80-column terminal; empty when it is clean.
-fn man_warnings(page: &Path) -> String {
-    let p = page.to_string_lossy();
-    let out = run("groff", &["-t", "-man", "-Tutf8", "-ww", "-z", &p]);
-    let mut warnings = text(&out.stderr);
-    if !out.status.success() {
-        warnings.push_str(&format!("groff exit status {}\n", out.status));
-    }
-    if have_program("man") {
-        let out = Command::new("man")
-            .args(["--warnings", "-l", &p])
-            .env("MANWIDTH", "80")
-            .env("LC_ALL", "C.UTF-8")
-            .env("MAN_KEEP_FORMATTING", "")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run man: {e}"));
-        warnings.push_str(&text(&out.stderr));
-    }
-    warnings
-}
-
 #[test]
 fn man_pages_format_without_warnings() {
     if !require_programs(&["groff"]) {
@@ -103,13 +71,7 @@ fn man_pages_format_without_warnings() {
     for must in ["prol2tp.7", "prol2tpd.8", "prol2tpd.conf.5", "prol2tp.1"] {
         assert!(names.iter().any(|n| n == must), "man/{must} missing (have {names:?})");
     }
-    let mut bad = String::new();
-    for page in &pages {
-        let w = man_warnings(page);
-        if !w.trim().is_empty() {
-            bad.push_str(&format!("{}:\n{w}\n", page.display()));
-        }
-    }
+    let bad = man_lint_report(&pages);
     assert!(bad.is_empty(), "man page warnings:\n{bad}");
 }
 
@@ -120,13 +82,7 @@ fn man_lint_catches_mistakes() {
     }
     let dir = TempDir::new("manlint");
     // An unknown macro, and a font escape that is never closed.
-    let page = dir.write("broken.8", ".TH BROKEN 8\n.SH NAME\nbroken \\- test\n.XY oops\n.SH DESCRIPTION\nSee \\fBbold.\n");
-    assert!(!man_warnings(&page).trim().is_empty(), "a broken page gave no warning");
-}
-
-/// The option letters of a usage line: `[-f] [-d debugmask] ...` -> f, d.
-fn usage_options(usage: &str) -> Vec<char> {
-    usage.split('[').skip(1).filter_map(|g| g.strip_prefix('-')).filter_map(|g| g.chars().next()).collect()
+    assert_man_lint_catches(&dir, ".TH BROKEN 8\n.SH NAME\nbroken \\- test\n.XY oops\n.SH DESCRIPTION\nSee \\fBbold.\n");
 }
 
 #[test]
@@ -137,21 +93,15 @@ fn prol2tpd_man_page_matches_the_program() {
     let usage = help.lines().find(|l| l.starts_with("Usage: prol2tpd")).unwrap_or_else(|| panic!("no usage line in {help}"));
     let opts = usage_options(usage);
     assert!(opts.len() >= 10, "parsed too few options from {usage:?}: {opts:?}");
-    let page = fs::read_to_string(repo_root().join("man/prol2tpd.8")).unwrap_or_else(|e| panic!("man/prol2tpd.8: {e}"));
-    let section = |name: &str| -> String {
-        let start = page.find(&format!(".SH {name}")).unwrap_or_else(|| panic!("no {name} section"));
-        let rest = &page[start + 4..];
-        rest[..rest.find("\n.SH ").unwrap_or(rest.len())].to_string()
-    };
-    let synopsis = section("SYNOPSIS");
-    let options = section("OPTIONS");
-    let man_opts: Vec<char> = synopsis.lines().filter_map(|l| l.strip_prefix(".RB [ \\-")).filter_map(|s| s.chars().next()).collect();
+    let page = man_page("prol2tpd.8");
+    let options = section(&page, "OPTIONS");
+    let man_opts = synopsis_options(&page);
     assert_eq!(man_opts, opts, "SYNOPSIS of prol2tpd(8) vs {usage:?}");
     for o in &opts {
         let documented = options.lines().any(|l| (l.starts_with(".B ") || l.starts_with(".BI ")) && l.contains(&format!("\\-{o}")));
         assert!(documented, "option -{o} not described in OPTIONS of prol2tpd(8)");
     }
-    let scripts = section("\"USER SCRIPTS\"");
+    let scripts = section(&page, "\"USER SCRIPTS\"");
     for var in SCRIPT_ENV {
         assert!(scripts.contains(&format!(".B {var}")), "{var} not in USER SCRIPTS of prol2tpd(8)");
     }
@@ -161,45 +111,6 @@ fn prol2tpd_man_page_matches_the_program() {
     for part in ["DEBUGGING", "FILES", "\"SEE ALSO\""] {
         assert!(page.contains(&format!(".SH {part}")), "prol2tpd(8) has no {part} section");
     }
-}
-
-/// Path (relative to DESTDIR) and permission bits of every regular file
-/// under `root`.
-fn tree(root: &Path) -> BTreeMap<String, u32> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, u32>) {
-        let Ok(rd) = fs::read_dir(dir) else { return };
-        for e in rd.filter_map(|e| e.ok()) {
-            let p = e.path();
-            let Ok(meta) = fs::symlink_metadata(&p) else { continue };
-            if meta.is_dir() {
-                walk(root, &p, out);
-            } else if let Ok(rel) = p.strip_prefix(root) {
-                out.insert(format!("/{}", rel.display()), meta.permissions().mode() & 0o7777);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
-/// The directory Cargo put this run's binaries in (`target/debug`).
-fn bin_dir() -> PathBuf {
-    daemon_bin().parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("target/debug"))
-}
-
-/// `make -C <repo> TARGET NOBUILD=1 RELEASE_DIR=<bin_dir> DESTDIR=<destdir> EXTRA...`.
-fn make(target: &str, destdir: &Path, extra: &[&str]) -> Output {
-    let release = format!("RELEASE_DIR={}", bin_dir().display());
-    let dest = format!("DESTDIR={}", destdir.display());
-    let repo = repo_root();
-    let mut args = vec!["-C", repo.to_str().unwrap_or("."), target, "NOBUILD=1", &release, &dest];
-    args.extend(extra);
-    run("make", &args)
-}
-
-fn assert_ok(what: &str, out: &Output) {
-    assert!(out.status.success(), "{what} failed:\n{}{}", text(&out.stdout), text(&out.stderr));
 }
 
 /// The files `make install` must place (without FIRMWARE), with modes.
@@ -232,11 +143,8 @@ fn make_install_places_files() {
     }
     let dir = TempDir::new("install");
     let dest = dir.join("root");
-    assert_ok("make install", &make("install", &dest, &[]));
-    let got = tree(&dest);
-    for (path, mode) in expected_install() {
-        assert_eq!(got.get(&path), Some(&mode), "{path} (mode {mode:o}) in {got:#?}");
-    }
+    let got = make_install(&bin_dir(), &dest, &[]);
+    assert_modes(&got, expected_install());
     for (path, mode) in &got {
         if path.starts_with("/etc/prol2tp/") {
             assert_eq!(mode & 0o111, 0, "{path} is executable: hook directories must hold no runnable script after install");
@@ -248,22 +156,14 @@ fn make_install_places_files() {
 
     // A second install keeps what the administrator edited under /etc but
     // replaces programs, the init script and the unit.
-    let edited = "# edited\n";
-    for p in ["etc/default/prol2tp", "etc/prol2tp/prol2tpd-lns.conf", "etc/init.d/prol2tp", "usr/lib/systemd/system/prol2tp.service"] {
-        fs::write(dest.join(p), edited).unwrap_or_else(|e| panic!("{p}: {e}"));
-    }
-    assert_ok("second make install", &make("install", &dest, &[]));
-    for p in ["etc/default/prol2tp", "etc/prol2tp/prol2tpd-lns.conf"] {
-        assert_eq!(fs::read_to_string(dest.join(p)).ok().as_deref(), Some(edited), "{p} was overwritten");
-    }
+    let edit = ["etc/default/prol2tp", "etc/prol2tp/prol2tpd-lns.conf", "etc/init.d/prol2tp", "usr/lib/systemd/system/prol2tp.service"];
+    reinstall_keeps_edits(&bin_dir(), &dest, &edit, &["etc/default/prol2tp", "etc/prol2tp/prol2tpd-lns.conf"]);
     for (p, src) in [("etc/init.d/prol2tp", "conf/prol2tp.init"), ("usr/lib/systemd/system/prol2tp.service", "conf/prol2tp.service")] {
         assert_eq!(fs::read(dest.join(p)).ok(), fs::read(repo_root().join(src)).ok(), "{p} not replaced by {src}");
     }
 
     // uninstall: programs, pages and unit go; /etc stays.
-    assert_ok("make uninstall", &make("uninstall", &dest, &[]));
-    let left = tree(&dest);
-    assert!(left.keys().all(|p| p.starts_with("/etc/")), "left after uninstall: {left:#?}");
+    let left = uninstall_leaves_etc(&bin_dir(), &dest);
     assert!(left.contains_key("/etc/default/prol2tp") && left.contains_key("/etc/init.d/prol2tp"), "{left:#?}");
 }
 
@@ -274,9 +174,7 @@ fn make_install_firmware_keeps_out_of_etc() {
     }
     let dir = TempDir::new("install-fw");
     let dest = dir.join("root");
-    assert_ok("make install FIRMWARE=1", &make("install", &dest, &["FIRMWARE=1"]));
-    let got = tree(&dest);
-    assert!(!dest.join("etc").exists(), "FIRMWARE=1 wrote under /etc: {got:#?}");
+    let got = firmware_install(&bin_dir(), &dest);
     assert!(!got.keys().any(|p| p.contains("/systemd/")), "FIRMWARE=1 installed the systemd unit: {got:#?}");
     let ex = "/usr/share/doc/prol2tp/examples";
     for (file, mode) in [("prol2tpd-lns.conf", 0o644), ("prol2tp.init", 0o644), ("prol2tp.default", 0o644), ("hooks/session-up.example", 0o644)] {
@@ -287,62 +185,20 @@ fn make_install_firmware_keeps_out_of_etc() {
 
 #[test]
 fn systemd_unit_verifies() {
-    if !have_program("systemd-analyze") {
-        println!("SKIP: systemd-analyze not installed (Debian package systemd); unit not verified");
-        return;
-    }
-    let dir = TempDir::new("unit");
-    let unit = fs::read_to_string(repo_root().join("conf/prol2tp.service")).unwrap_or_else(|e| panic!("conf/prol2tp.service: {e}"));
     // A root holding the unit, the daemon it runs and stand-ins for the
     // targets it orders itself against (verify checks that they exist).
-    let verify = |unit_text: &str, tag: &str| -> String {
-        let root = dir.join(tag);
-        let units = root.join("usr/lib/systemd/system");
-        fs::create_dir_all(&units).unwrap_or_else(|e| panic!("mkdir: {e}"));
-        fs::write(units.join("prol2tp.service"), unit_text).unwrap_or_else(|e| panic!("write unit: {e}"));
-        for t in ["sysinit", "basic", "shutdown", "network-online", "multi-user"] {
-            fs::write(units.join(format!("{t}.target")), "[Unit]\nDescription=stand-in\n").unwrap_or_else(|e| panic!("write target: {e}"));
-        }
-        let sbin = root.join("usr/sbin");
-        fs::create_dir_all(&sbin).unwrap_or_else(|e| panic!("mkdir: {e}"));
-        fs::copy(daemon_bin(), sbin.join("prol2tpd")).unwrap_or_else(|e| panic!("copy prol2tpd: {e}"));
-        let root_arg = format!("--root={}", root.display());
-        let out = run("systemd-analyze", &["verify", "--man=no", &root_arg, "/usr/lib/systemd/system/prol2tp.service"]);
-        let mut all = text(&out.stdout) + &text(&out.stderr);
-        if !out.status.success() {
-            all.push_str(&format!("exit status {}\n", out.status));
-        }
-        all
-    };
-    let report = verify(&unit, "good");
-    assert!(report.trim().is_empty(), "systemd-analyze verify:\n{report}");
-    for want in ["Type=forking", "PIDFile=/run/prol2tp/prol2tpd.pid", "ExecReload=/bin/kill -HUP $MAINPID", "ExecStartPre=-/sbin/modprobe -a $MODULES"] {
-        assert!(unit.lines().any(|l| l == want), "unit lacks {want:?}");
-    }
-    // The same check must notice a mistake.
-    let broken = unit.replace("Type=forking", "Type=forkin").replace("PIDFile=", "PIDFil=");
-    assert!(!verify(&broken, "broken").trim().is_empty(), "systemd-analyze verify did not notice a broken unit");
+    let want = ["Type=forking", "PIDFile=/run/prol2tp/prol2tpd.pid", "ExecReload=/bin/kill -HUP $MAINPID", "ExecStartPre=-/sbin/modprobe -a $MODULES"];
+    check_systemd_unit(&TempDir::new("unit"), "prol2tp.service", &STAND_IN_TARGETS, &[("usr/sbin/prol2tpd", &daemon_bin())], &want);
 }
 
 #[test]
 fn init_script_is_valid_sh() {
     let script = repo_root().join("conf/prol2tp.init");
-    let s = script.to_string_lossy();
-    let out = run("sh", &["-n", &s]);
-    assert_ok("sh -n conf/prol2tp.init", &out);
-    if have_program("dash") {
-        assert_ok("dash -n conf/prol2tp.init", &run("dash", &["-n", &s]));
-    }
-    if have_program("shellcheck") {
-        assert_ok("shellcheck -s sh conf/prol2tp.init", &run("shellcheck", &["-s", "sh", &s]));
-    } else {
-        println!("NOTE: shellcheck not installed; init script checked with sh -n only");
-    }
+    assert_init_script_syntax(&script, &["dash"]);
     // Unknown actions are a usage error (LSB: 2).
     let dir = TempDir::new("init-usage");
     let defaults = dir.write("default", &format!("DAEMON=\"{}\"\n", daemon_bin().display()));
-    let out = Command::new("sh").arg(&script).arg("bogus").env("PROL2TP_DEFAULTS", &defaults).output();
-    let out = out.unwrap_or_else(|e| panic!("cannot run init script: {e}"));
+    let out = init_action(&script, "PROL2TP_DEFAULTS", &defaults, "bogus");
     assert_eq!(out.status.code(), Some(2), "{}{}", text(&out.stdout), text(&out.stderr));
 }
 

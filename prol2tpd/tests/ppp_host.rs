@@ -50,19 +50,6 @@ fn propppd_conf(dir: &TempDir, name: &str, profile: &str) -> String {
     )
 }
 
-/// The IPv4 `inet LOCAL peer PEER/32` of the namespace's TUN device, if any.
-fn ptp_addr(ns: &Netns) -> Option<(String, String)> {
-    let out = ns.exec(&["ip", "-4", "-o", "addr", "show"]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.lines().find_map(|l| {
-        let mut w = l.split_whitespace().skip_while(|w| *w != "inet").skip(1);
-        let local = w.next()?.to_string();
-        (w.next()? == "peer").then_some(())?;
-        let peer = w.next()?.trim_end_matches("/32").to_string();
-        Some((local, peer))
-    })
-}
-
 /// Every daemon's log, for failure messages.
 fn all_logs(dir: &TempDir) -> String {
     ["lac", "lac-ppp", "lns", "lns-ppp"]
@@ -116,8 +103,8 @@ fn ppp_over_l2tp_between_two_suites_with_the_userspace_plane() {
     let logs = || all_logs(&dir);
     let want_lac = Some((LAC_PPP.to_string(), LNS_PPP.to_string()));
     let want_lns = Some((LNS_PPP.to_string(), LAC_PPP.to_string()));
-    assert!(wait_until(UP, || ptp_addr(&lac_ns) == want_lac), "LAC TUN not addressed:\n{}", logs());
-    assert!(wait_until(UP, || ptp_addr(&lns_ns) == want_lns), "LNS TUN not addressed:\n{}", logs());
+    assert!(wait_until(UP, || lac_ns.ptp_addr() == want_lac), "LAC TUN not addressed:\n{}", logs());
+    assert!(wait_until(UP, || lns_ns.ptp_addr() == want_lns), "LNS TUN not addressed:\n{}", logs());
 
     for (ns, to) in [(&lac_ns, LNS_PPP), (&lns_ns, LAC_PPP)] {
         let out = ns.exec(&["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", to]);
@@ -149,7 +136,7 @@ fn ppp_over_l2tp_between_two_suites_with_the_userspace_plane() {
     let sock = dir.join("lac-ppp.ctl");
     let out = lac_ns.exec(&[&ctl.to_string_lossy(), "-s", &sock.to_string_lossy(), "create", "dsl1", "l2tp", "t", "profile=dsl", "call_type=incoming"]);
     assert!(out.status.success(), "propppctl create failed: {}{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr), logs());
-    assert!(wait_until(UP, || ptp_addr(&lac_ns) == want_lac), "no second session after propppd's restart:\n{}", logs());
+    assert!(wait_until(UP, || lac_ns.ptp_addr() == want_lac), "no second session after propppd's restart:\n{}", logs());
     let out = lac_ns.exec(&["ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", LNS_PPP]);
     assert!(out.status.success(), "ping after the restart failed:\n{}", logs());
 

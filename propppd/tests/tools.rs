@@ -25,9 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-#[path = "common/tempdir.rs"]
-mod tempdir;
-use tempdir::TempDir;
+use testsupport::TempDir;
 
 use common::channel::Channel;
 use common::events::Publisher;

@@ -8,11 +8,9 @@
 //! object keyed by topic). Exit status ([`common::cli`]): 0 done, 1 proacd
 //! refused, 2 usage error, 3 proacd is not running or did not answer.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use common::cli::{self as ccli, getopts, Answer, Parsed, Tool};
+use common::cli::{self as ccli, ClientSpec, Parsed, SocketArg, Tool};
 use common::ipc::{json_string, Record, Request};
 
 /// The usage text.
@@ -26,7 +24,11 @@ Topics:
 Without a topic: system, interfaces, routes and sessions.";
 
 /// The tool's names for its messages.
-pub const TOOL: Tool = Tool { name: "proac_info", daemon: "proacd", usage: USAGE };
+pub const TOOL: Tool = Tool { name: "proac_info", daemon: "proacd", usage: USAGE, version: env!("CARGO_PKG_VERSION") };
+
+/// Its shared options: `-s`, `-t` per reply, options also after the topic.
+const SPEC: ClientSpec =
+    ClientSpec { socket: SocketArg::Option(super::DEFAULT_CONTROL), timeout_help: "seconds to wait for each reply (default 5)", stop_at_free: false };
 
 /// What can be shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,18 +82,8 @@ impl Topic {
     }
 }
 
-/// What the user asked for.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Invocation {
-    /// Topics, in the order shown.
-    pub topics: Vec<Topic>,
-    /// proacd's control socket.
-    pub socket: PathBuf,
-    /// Print JSON.
-    pub json: bool,
-    /// How long to wait for each reply.
-    pub timeout: Duration,
-}
+/// What the user asked for: the topics, in the order shown.
+pub type Invocation = ccli::Invocation<Vec<Topic>>;
 
 /// Parses the arguments (without the program name).
 ///
@@ -99,34 +91,17 @@ pub struct Invocation {
 /// The message for a usage error: unknown option or topic, more than one
 /// topic, a bad `-t`, an empty `-s`.
 pub fn parse_args(args: &[String]) -> Result<Parsed<Invocation>, String> {
-    let mut o = getopts::Options::new();
-    o.optopt("s", "", "proacd's control socket", "SOCKET");
-    o.optflag("j", "", "print JSON");
-    o.optopt("t", "", "seconds to wait for each reply (default 5)", "SECONDS");
-    o.optflag("h", "", "print this help");
-    o.optflag("v", "", "print the version");
-    let m = o.parse(args).map_err(|e| e.to_string())?;
-    if m.opt_present("h") {
-        return Ok(Parsed::Print(o.usage(USAGE)));
+    TOOL.parse_client(&SPEC, args, parse_topics)
+}
+
+/// The topics the words name: [`DEFAULT_TOPICS`] for none. Errors: an
+/// unknown topic, more than one.
+fn parse_topics(words: &[&str]) -> Result<Vec<Topic>, String> {
+    match words {
+        [] => Ok(DEFAULT_TOPICS.to_vec()),
+        [word] => Ok(vec![Topic::from_word(word).ok_or_else(|| format!("unknown topic '{word}'"))?]),
+        [_, extra, ..] => Err(format!("unexpected argument '{extra}'")),
     }
-    if m.opt_present("v") {
-        return Ok(Parsed::Print(TOOL.version(env!("CARGO_PKG_VERSION"))));
-    }
-    let timeout = match m.opt_str("t") {
-        Some(s) => ccli::parse_seconds("-t", &s)?,
-        None => ccli::DEFAULT_TIMEOUT,
-    };
-    let socket = match m.opt_str("s") {
-        Some(s) if s.is_empty() => return Err("-s: empty socket path".into()),
-        Some(s) => PathBuf::from(s),
-        None => PathBuf::from(super::DEFAULT_CONTROL),
-    };
-    let topics = match m.free.as_slice() {
-        [] => DEFAULT_TOPICS.to_vec(),
-        [word] => vec![Topic::from_word(word).ok_or_else(|| format!("unknown topic '{word}'"))?],
-        [_, extra, ..] => return Err(format!("unexpected argument '{extra}'")),
-    };
-    Ok(Parsed::Run(Invocation { topics, socket, json: m.opt_present("j"), timeout }))
 }
 
 /// One topic as text: `key: value` lines or a table.
@@ -171,40 +146,26 @@ pub fn render(shown: &[(Topic, Vec<Record>)], json: bool) -> String {
 /// [`common::cli::EXIT_NO_DAEMON`] when proacd is not reachable or does not
 /// answer, [`common::cli::EXIT_REFUSED`] when it refuses.
 pub fn run(inv: &Invocation) -> Result<String, ExitCode> {
-    let path = inv.socket.as_path();
-    let mut client = TOOL.connect(path)?;
-    let mut shown = Vec::with_capacity(inv.topics.len());
-    for topic in &inv.topics {
-        let records = match TOOL.call(&mut client, path, topic.request(), inv.timeout)? {
-            Answer::Records(r) => r,
-            Answer::Done => Vec::new(),
-        };
-        shown.push((*topic, records));
+    let mut link = TOOL.link(&inv.opts)?;
+    let mut shown = Vec::with_capacity(inv.command.len());
+    for topic in &inv.command {
+        shown.push((*topic, link.records(topic.request())?));
     }
-    Ok(render(&shown, inv.json))
+    Ok(render(&shown, inv.opts.json))
 }
 
 /// The program: parses `args` (without the program name), runs, prints.
 pub fn main(args: &[String]) -> ExitCode {
-    let inv = match parse_args(args) {
-        Ok(Parsed::Run(inv)) => inv,
-        Ok(Parsed::Print(s)) => {
-            println!("{s}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => return TOOL.usage_error(&e),
-    };
-    match run(&inv) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(code) => code,
-    }
+    TOOL.main(parse_args(args), |inv| ccli::print_output(run(&inv)))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use common::cli::ClientOpts;
+
     use super::*;
 
     fn args(s: &str) -> Vec<String> {
@@ -227,14 +188,14 @@ mod tests {
 
     #[test]
     fn topics_parse() {
-        assert_eq!(
-            inv(""),
-            Invocation { topics: DEFAULT_TOPICS.to_vec(), socket: PathBuf::from("/run/proac/proacd.ctl"), json: false, timeout: Duration::from_secs(5) }
-        );
+        let opts = |socket: &str, json, secs| ClientOpts { socket: PathBuf::from(socket), json, timeout: Duration::from_secs(secs) };
+        assert_eq!(inv(""), Invocation { command: DEFAULT_TOPICS.to_vec(), opts: opts("/run/proac/proacd.ctl", false, 5) });
         let i = inv("-s /tmp/p.ctl -j -t 2 statistics");
-        assert_eq!(i, Invocation { topics: vec![Topic::Statistics], socket: PathBuf::from("/tmp/p.ctl"), json: true, timeout: Duration::from_secs(2) });
+        assert_eq!(i, Invocation { command: vec![Topic::Statistics], opts: opts("/tmp/p.ctl", true, 2) });
+        // Options may follow the topic.
+        assert_eq!(inv("routes -j").opts, opts("/run/proac/proacd.ctl", true, 5));
         for t in ["system", "interfaces", "routes", "sessions", "statistics"] {
-            assert_eq!(inv(t).topics[0].word(), t);
+            assert_eq!(inv(t).command[0].word(), t);
         }
         assert!(matches!(parse_args(&args("-v")), Ok(Parsed::Print(p)) if p.starts_with("proac_info ")));
         assert!(matches!(parse_args(&args("-h")), Ok(Parsed::Print(p)) if p.starts_with("Usage: proac_info")));

@@ -9,11 +9,9 @@
 //! session, reload failed), 2 usage error, 3 proacd is not running or did
 //! not answer.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use common::cli::{self as ccli, getopts, Answer, Parsed, Tool};
+use common::cli::{self as ccli, Answer, ClientSpec, Parsed, SocketArg, Tool};
 use common::ipc::Request;
 
 /// The usage text.
@@ -28,20 +26,14 @@ SESSION: a handle (decimal or 0x hex), IFACE/SESSION_ID or a client name;
 MAC: aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff";
 
 /// The tool's names for its messages.
-pub const TOOL: Tool = Tool { name: "proac_manage", daemon: "proacd", usage: USAGE };
+pub const TOOL: Tool = Tool { name: "proac_manage", daemon: "proacd", usage: USAGE, version: env!("CARGO_PKG_VERSION") };
+
+/// Its shared options.
+const SPEC: ClientSpec =
+    ClientSpec { socket: SocketArg::Option(super::DEFAULT_CONTROL), timeout_help: "seconds to wait for the reply (default 5)", stop_at_free: true };
 
 /// What the user asked for.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Invocation {
-    /// The request to send.
-    pub request: Request,
-    /// proacd's control socket.
-    pub socket: PathBuf,
-    /// Print JSON.
-    pub json: bool,
-    /// How long to wait for the reply.
-    pub timeout: Duration,
-}
+pub type Invocation = ccli::Invocation<Request>;
 
 /// The request for the command words.
 ///
@@ -74,32 +66,7 @@ pub fn parse_command(words: &[&str]) -> Result<Request, String> {
 /// The message for a usage error (see [`parse_command`]; also a bad `-t`
 /// or an empty `-s`).
 pub fn parse_args(args: &[String]) -> Result<Parsed<Invocation>, String> {
-    let mut o = getopts::Options::new();
-    o.optopt("s", "", "proacd's control socket", "SOCKET");
-    o.optflag("j", "", "print JSON");
-    o.optopt("t", "", "seconds to wait for the reply (default 5)", "SECONDS");
-    o.optflag("h", "", "print this help");
-    o.optflag("v", "", "print the version");
-    o.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
-    let m = o.parse(args).map_err(|e| e.to_string())?;
-    if m.opt_present("h") {
-        return Ok(Parsed::Print(o.usage(USAGE)));
-    }
-    if m.opt_present("v") {
-        return Ok(Parsed::Print(TOOL.version(env!("CARGO_PKG_VERSION"))));
-    }
-    let timeout = match m.opt_str("t") {
-        Some(s) => ccli::parse_seconds("-t", &s)?,
-        None => ccli::DEFAULT_TIMEOUT,
-    };
-    let socket = match m.opt_str("s") {
-        Some(s) if s.is_empty() => return Err("-s: empty socket path".into()),
-        Some(s) => PathBuf::from(s),
-        None => PathBuf::from(super::DEFAULT_CONTROL),
-    };
-    let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
-    let request = parse_command(&words)?;
-    Ok(Parsed::Run(Invocation { request, socket, json: m.opt_present("j"), timeout }))
+    TOOL.parse_client(&SPEC, args, parse_command)
 }
 
 /// Carries out `inv`: the text to print (empty, or `{"ok":true}` with
@@ -109,37 +76,25 @@ pub fn parse_args(args: &[String]) -> Result<Parsed<Invocation>, String> {
 /// [`common::cli::EXIT_NO_DAEMON`] when proacd is not reachable or does not
 /// answer, [`common::cli::EXIT_REFUSED`] when it refuses.
 pub fn run(inv: &Invocation) -> Result<String, ExitCode> {
-    let path = inv.socket.as_path();
-    let mut client = TOOL.connect(path)?;
-    Ok(match TOOL.call(&mut client, path, inv.request.clone(), inv.timeout)? {
-        Answer::Done if inv.json => "{\"ok\":true}\n".to_string(),
-        Answer::Done => String::new(),
-        Answer::Records(r) if inv.json => ccli::render_json(&r, false),
+    let json = inv.opts.json;
+    Ok(match TOOL.link(&inv.opts)?.ask(inv.command.clone())? {
+        Answer::Done => ccli::done_text(json),
+        Answer::Records(r) if json => ccli::render_json(&r, false),
         Answer::Records(r) => ccli::render_objects(&r),
     })
 }
 
 /// The program: parses `args` (without the program name), runs, prints.
 pub fn main(args: &[String]) -> ExitCode {
-    let inv = match parse_args(args) {
-        Ok(Parsed::Run(inv)) => inv,
-        Ok(Parsed::Print(s)) => {
-            println!("{s}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => return TOOL.usage_error(&e),
-    };
-    match run(&inv) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(code) => code,
-    }
+    TOOL.main(parse_args(args), |inv| ccli::print_output(run(&inv)))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use common::cli::ClientOpts;
     use common::ipc::Selector;
 
     use super::*;
@@ -160,7 +115,8 @@ mod tests {
         let a: Vec<String> = ["-s", "/tmp/x.ctl", "-j", "reload"].iter().map(|s| s.to_string()).collect();
         match parse_args(&a) {
             Ok(Parsed::Run(i)) => {
-                assert_eq!(i, Invocation { request: Request::Reload, socket: PathBuf::from("/tmp/x.ctl"), json: true, timeout: Duration::from_secs(5) })
+                let opts = ClientOpts { socket: PathBuf::from("/tmp/x.ctl"), json: true, timeout: Duration::from_secs(5) };
+                assert_eq!(i, Invocation { command: Request::Reload, opts })
             }
             other => panic!("{other:?}"),
         }

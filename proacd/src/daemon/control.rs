@@ -2,12 +2,13 @@
 //! socket at `[system] control_socket`, mode 0600, answering the issue-6
 //! requests with [`common::ipc`] messages. As propppd's, each datagram
 //! carries its sender's uid (SO_PASSCRED) and only root and the daemon's
-//! own user are answered.
+//! own user are answered ([`common::control`]).
 //!
 //! Records: `system`, `statistics`, `interface`, `route`, `pppoe`.
 
 use std::time::Instant;
 
+use common::control::{self, error, records};
 use common::ipc::{self, Body, ErrorCode, Message, Peer, Record, Reply, Request, Selector};
 use common::log::Level;
 
@@ -19,22 +20,6 @@ use super::{dbg, Daemon, Dbg};
 
 /// Requests handled per wake-up.
 const REQUEST_BURST: usize = 32;
-
-fn uid_allowed(uid: Option<u32>) -> bool {
-    uid.is_some_and(|u| u == 0 || u == nix::unistd::geteuid().as_raw())
-}
-
-fn request_id_of(data: &[u8]) -> u32 {
-    data.get(12..16).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes).unwrap_or(0)
-}
-
-fn error(code: ErrorCode, message: &str) -> Reply {
-    Reply::Error { code, message: message.to_string() }
-}
-
-fn records(records: Vec<Record>) -> Reply {
-    Reply::Records { more: false, records }
-}
 
 fn dest_name(d: Destination) -> &'static str {
     match d {
@@ -75,7 +60,7 @@ impl Daemon {
         let mut buf = vec![0u8; ipc::MAX_DATAGRAM];
         for _ in 0..REQUEST_BURST {
             let Some(server) = self.control.as_ref() else { return };
-            let got = match server.recv(&mut buf) {
+            let got = match control::recv_request(server, &mut buf) {
                 Ok(Some(g)) => g,
                 Ok(None) => return,
                 Err(e) => {
@@ -83,15 +68,12 @@ impl Daemon {
                     return;
                 }
             };
-            let data = buf.get(..got.len).unwrap_or_default();
-            let (request_id, replies) = match Message::decode(data) {
-                _ if !uid_allowed(got.uid) => (request_id_of(data), vec![error(ErrorCode::Denied, "permission denied")]),
-                Ok(Message { request_id, body: Body::Request(req) }) => (request_id, self.answer(request_id, req)),
-                Ok(m) => (m.request_id, vec![error(ErrorCode::BadRequest, "not a request")]),
-                Err(e) => (request_id_of(data), vec![error(ErrorCode::Unsupported, &e.to_string())]),
+            let replies = match got.request {
+                Ok(req) => self.answer(got.request_id, req),
+                Err(refusal) => vec![refusal],
             };
             for reply in replies {
-                self.answer_cli(&got.peer, request_id, reply);
+                self.answer_cli(&got.peer, got.request_id, reply);
             }
         }
     }

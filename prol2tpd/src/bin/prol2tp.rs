@@ -9,9 +9,8 @@
 //! `KEY=VALUE`), 3 the daemon is not running or did not answer.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use common::cli::{self, getopts, pad, parse_pairs, Answer, Column, Parsed, Tool};
+use common::cli::{self, pad, parse_pairs, Answer, ClientSpec, Column, Parsed, SocketArg, Tool};
 use common::ipc::{Record, Request, Selector, Value};
 use prol2tp::daemon::control;
 
@@ -35,37 +34,18 @@ Commands:
 KEY=VALUE: the parameters of a [tunnel \"NAME\"] or [session \"TUNNEL/NAME\"]
 section of prol2tpd.conf(5); FLAGS: as trace_flags (all, none, protocol,fsm, 0x3)";
 
-const TOOL: Tool = Tool { name: "prol2tp", daemon: "prol2tpd", usage: USAGE };
+const TOOL: Tool = Tool { name: "prol2tp", daemon: "prol2tpd", usage: USAGE, version: env!("CARGO_PKG_VERSION") };
+
+/// No `-s`: the socket is `$PROL2TP_CONTROL` or the default, as for the
+/// daemon.
+const SPEC: ClientSpec =
+    ClientSpec { socket: SocketArg::Fixed(control::control_path), timeout_help: "seconds to wait for the reply (default 5)", stop_at_free: true };
 
 /// What the user asked for.
-#[derive(Debug, PartialEq)]
-struct Invocation {
-    request: Request,
-    json: bool,
-    timeout: Duration,
-}
+type Invocation = cli::Invocation<Request>;
 
 fn parse_args(args: &[String]) -> Result<Parsed<Invocation>, String> {
-    let mut o = getopts::Options::new();
-    o.optflag("j", "", "print JSON");
-    o.optopt("t", "", "seconds to wait for the reply (default 5)", "SECONDS");
-    o.optflag("h", "", "print this help");
-    o.optflag("v", "", "print the version");
-    o.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
-    let m = o.parse(args).map_err(|e| e.to_string())?;
-    if m.opt_present("h") {
-        return Ok(Parsed::Print(o.usage(USAGE)));
-    }
-    if m.opt_present("v") {
-        return Ok(Parsed::Print(TOOL.version(env!("CARGO_PKG_VERSION"))));
-    }
-    let timeout = match m.opt_str("t") {
-        Some(s) => cli::parse_seconds("-t", &s)?,
-        None => cli::DEFAULT_TIMEOUT,
-    };
-    let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
-    let request = parse_command(&words)?;
-    Ok(Parsed::Run(Invocation { request, json: m.opt_present("j"), timeout }))
+    TOOL.parse_client(&SPEC, args, parse_command)
 }
 
 fn parse_command(words: &[&str]) -> Result<Request, String> {
@@ -125,33 +105,17 @@ impl Layout {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let inv = match parse_args(&args) {
-        Ok(Parsed::Run(inv)) => inv,
-        Ok(Parsed::Print(s)) => {
-            println!("{s}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => return TOOL.usage_error(&e),
-    };
-    let path = control::control_path();
-    let mut client = match TOOL.connect(&path) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let layout = Layout::of(&inv.request);
-    match TOOL.call(&mut client, &path, inv.request, inv.timeout) {
-        Ok(Answer::Done) => {
-            if inv.json {
-                println!("{{\"ok\":true}}");
-            }
-            ExitCode::SUCCESS
-        }
-        Ok(Answer::Records(records)) => {
-            print!("{}", render(&records, layout, inv.json));
-            ExitCode::SUCCESS
-        }
-        Err(code) => code,
-    }
+    TOOL.main(parse_args(&args), |inv| cli::print_output(run(inv)))
+}
+
+/// Carries out `inv`: the text to print, or the exit status after the
+/// message was printed.
+fn run(inv: Invocation) -> Result<String, ExitCode> {
+    let layout = Layout::of(&inv.command);
+    Ok(match TOOL.link(&inv.opts)?.ask(inv.command)? {
+        Answer::Done => cli::done_text(inv.opts.json),
+        Answer::Records(records) => render(&records, layout, inv.opts.json),
+    })
 }
 
 /// Which one-line-per-object layout a list uses.
@@ -238,6 +202,8 @@ const SESSION_COLUMNS: &[Column] = &[
 
 #[cfg(test)]
 mod tests {
+    use common::cli::ClientOpts;
+
     use super::*;
 
     fn args(s: &str) -> Vec<String> {
@@ -248,7 +214,7 @@ mod tests {
 
     fn req(s: &str) -> Request {
         match parse_args(&args(s)).unwrap() {
-            Parsed::Run(i) => i.request,
+            Parsed::Run(i) => i.command,
             Parsed::Print(p) => panic!("printed {p}"),
         }
     }
@@ -260,7 +226,11 @@ mod tests {
         assert_eq!(req("show sessions"), Request::ShowSessions(None));
         assert_eq!(req("delete session t1 s1"), Request::DeleteSession { tunnel: Selector::Name("t1".into()), session: Selector::Name("s1".into()) });
         let Parsed::Run(i) = parse_args(&args("-j -t 2 show system")).unwrap() else { panic!() };
-        assert_eq!(i, Invocation { request: Request::ShowSystem, json: true, timeout: Duration::from_secs(2) });
+        let opts = ClientOpts { socket: control::control_path(), json: true, timeout: std::time::Duration::from_secs(2) };
+        assert_eq!(i, Invocation { command: Request::ShowSystem, opts });
+        assert!(matches!(parse_args(&args("-v")), Ok(Parsed::Print(p)) if p == format!("prol2tp {}", env!("CARGO_PKG_VERSION"))));
+        assert!(matches!(parse_args(&args("-h")), Ok(Parsed::Print(p)) if p.starts_with("Usage: prol2tp [-j]") && !p.contains("-s SOCKET")));
+        assert_eq!(parse_args(&args("-s x reload")), Err("Unrecognized option: 's'".to_string()));
         assert!(parse_args(&args("show")).is_err());
         assert!(parse_args(&args("show tunnel")).is_err());
         assert!(parse_args(&args("")).is_err());

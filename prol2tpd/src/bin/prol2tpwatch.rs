@@ -33,7 +33,7 @@ EVENTS: comma-separated tunnel-created, tunnel-up, tunnel-down, tunnel-deleted,
         session-created, session-up, session-down, session-deleted, or the groups
         tunnel, session, created, up, down, deleted, all";
 
-const TOOL: Tool = Tool { name: "prol2tpwatch", daemon: "prol2tpd", usage: USAGE };
+const TOOL: Tool = Tool { name: "prol2tpwatch", daemon: "prol2tpd", usage: USAGE, version: env!("CARGO_PKG_VERSION") };
 
 /// What the user asked for.
 #[derive(Debug, PartialEq)]
@@ -59,25 +59,18 @@ fn parse_args(args: &[String]) -> Result<Parsed<Invocation>, String> {
     o.optflag("j", "", "print each event as one JSON object");
     o.optflag("h", "", "print this help");
     o.optflag("v", "", "print the version");
-    let m = o.parse(args).map_err(|e| e.to_string())?;
-    if m.opt_present("h") {
-        return Ok(Parsed::Print(o.usage(USAGE)));
-    }
-    if m.opt_present("v") {
-        return Ok(Parsed::Print(TOOL.version(env!("CARGO_PKG_VERSION"))));
-    }
-    if let Some(extra) = m.free.first() {
-        return Err(format!("unexpected argument '{extra}'"));
-    }
-    let count = match m.opt_str("n") {
-        Some(s) => Some(cli::parse_count("-n", &s)?),
-        None => None,
-    };
-    let events = match m.opt_str("e") {
-        Some(s) => parse_events(&s)?,
-        None => 0,
-    };
-    Ok(Parsed::Run(Invocation { count, tunnel: m.opt_str("t").map(|t| Selector::parse(&t)), events, timestamps: m.opt_present("T"), json: m.opt_present("j") }))
+    TOOL.parse_matches(&o, args)?.try_map(|m| {
+        cli::no_free_words(&m)?;
+        let count = match m.opt_str("n") {
+            Some(s) => Some(cli::parse_count("-n", &s)?),
+            None => None,
+        };
+        let events = match m.opt_str("e") {
+            Some(s) => parse_events(&s)?,
+            None => 0,
+        };
+        Ok(Invocation { count, tunnel: m.opt_str("t").map(|t| Selector::parse(&t)), events, timestamps: m.opt_present("T"), json: m.opt_present("j") })
+    })
 }
 
 /// The event bits of a `-e` list. Errors: an unknown name.
@@ -107,23 +100,17 @@ fn render_line(record: &Record) -> String {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let inv = match parse_args(&args) {
-        Ok(Parsed::Run(inv)) => inv,
-        Ok(Parsed::Print(s)) => {
-            println!("{s}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => return TOOL.usage_error(&e),
-    };
-    let opts = WatchOptions {
-        events: inv.events,
-        tunnel: inv.tunnel,
-        count: inv.count,
-        timestamps: inv.timestamps,
-        json: inv.json,
-        gone_after: cli::DEFAULT_GONE_AFTER,
-    };
-    cli::watch(&TOOL, &control::control_path(), &opts, &render_line)
+    TOOL.main(parse_args(&args), |inv| {
+        let opts = WatchOptions {
+            events: inv.events,
+            tunnel: inv.tunnel,
+            count: inv.count,
+            timestamps: inv.timestamps,
+            json: inv.json,
+            gone_after: cli::DEFAULT_GONE_AFTER,
+        };
+        cli::watch(&TOOL, &control::control_path(), &opts, &render_line)
+    })
 }
 
 #[cfg(test)]

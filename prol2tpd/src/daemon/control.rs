@@ -23,6 +23,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::control::{self as ccontrol, Incoming};
 use common::evloop::{EventLoop, Interest};
 use common::ipc::{self, Body, ErrorCode, Message, Record, Reply, Request, Selector};
 use common::log::{self, Level};
@@ -35,6 +36,9 @@ use crate::proto::session::Session;
 use crate::proto::tunnel::Tunnel;
 
 use super::Daemon;
+
+/// The `Records` and `Error` replies, shared with `api.rs` and `switch.rs`.
+pub(super) use common::control::{error, records};
 
 /// Default control socket path.
 pub const DEFAULT_CONTROL: &str = "/run/prol2tp/prol2tpd.ctl";
@@ -80,7 +84,7 @@ impl Daemon {
             return;
         };
         for _ in 0..REQUEST_BURST {
-            let got = match server.recv(buf) {
+            let Incoming { peer, request_id, request } = match ccontrol::recv_request(&server, buf) {
                 Ok(Some(g)) => g,
                 Ok(None) => break,
                 Err(e) => {
@@ -88,19 +92,14 @@ impl Daemon {
                     break;
                 }
             };
-            let data = buf.get(..got.len).unwrap_or_default();
-            let (request_id, replies) = match Message::decode(data) {
-                _ if !uid_allowed(got.uid) => (request_id_of(data), vec![error(ErrorCode::Denied, "permission denied")]),
-                Ok(Message { request_id, body: Body::Request(req @ (Request::Subscribe { .. } | Request::Unsubscribe)) }) => {
-                    (request_id, vec![self.on_subscribe(&got.peer, request_id, req)])
-                }
-                Ok(Message { request_id, body: Body::Request(req) }) => (request_id, self.answer(req)),
-                Ok(m) => (m.request_id, vec![error(ErrorCode::BadRequest, "not a request")]),
-                Err(e) => (request_id_of(data), vec![error(ErrorCode::Unsupported, &e.to_string())]),
+            let replies = match request {
+                Ok(req @ (Request::Subscribe { .. } | Request::Unsubscribe)) => vec![self.on_subscribe(&peer, request_id, req)],
+                Ok(req) => self.answer(req),
+                Err(refusal) => vec![refusal],
             };
             for reply in replies {
-                if let Err(e) = server.send(&got.peer, &Message { request_id, body: Body::Reply(reply) }) {
-                    log::log(Level::Info, format_args!("control reply peer={} error=\"{e}\"", got.peer));
+                if let Err(e) = server.send(&peer, &Message { request_id, body: Body::Reply(reply) }) {
+                    log::log(Level::Info, format_args!("control reply peer={peer} error=\"{e}\""));
                     break;
                 }
             }
@@ -447,27 +446,6 @@ fn ms(d: Duration) -> u64 {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Root, or the daemon's own user (tests run unprivileged daemons).
-fn uid_allowed(uid: Option<u32>) -> bool {
-    uid.is_some_and(|u| u == 0 || u == nix::unistd::geteuid().as_raw())
-}
-
-/// The request id of a datagram too broken to decode, so the error still
-/// reaches the right caller (0 when even that is missing).
-fn request_id_of(data: &[u8]) -> u32 {
-    data.get(12..16).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes).unwrap_or(0)
-}
-
-/// A one-part `Records` reply.
-pub(super) fn records(records: Vec<Record>) -> Reply {
-    Reply::Records { more: false, records }
-}
-
-/// An `Error` reply.
-pub(super) fn error(code: ErrorCode, message: &str) -> Reply {
-    Reply::Error { code, message: message.to_string() }
 }
 
 /// The reply for a tunnel that does not exist.

@@ -9,11 +9,9 @@
 //! instance, no L2TP owner connected, reload failed), 2 usage error, 3
 //! propppd is not running or did not answer.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use common::cli::{self as ccli, getopts, parse_pairs, Answer, Parsed, Tool};
+use common::cli::{self as ccli, parse_pairs, Answer, ClientSpec, Parsed, SocketArg, Tool};
 use common::ipc::{Record, Request};
 use proppp::cli;
 
@@ -31,7 +29,10 @@ tunnel id or name; KEY=VALUE: for l2tp, session parameters passed to
 prol2tpd (profile=P picks the PPP profile); for pppoe, passed to proacd
 (service_name, ac_name, profile, user_name, password, ifname)";
 
-const TOOL: Tool = Tool { name: "propppctl", daemon: "propppd", usage: USAGE };
+const TOOL: Tool = Tool { name: "propppctl", daemon: "propppd", usage: USAGE, version: env!("CARGO_PKG_VERSION") };
+
+const SPEC: ClientSpec =
+    ClientSpec { socket: SocketArg::Option(cli::DEFAULT_CONTROL), timeout_help: "seconds to wait for the reply (default 5)", stop_at_free: true };
 
 /// A command and how its answer is printed.
 #[derive(Debug, PartialEq)]
@@ -47,41 +48,10 @@ enum Command {
 }
 
 /// What the user asked for.
-#[derive(Debug, PartialEq)]
-struct Invocation {
-    command: Command,
-    socket: PathBuf,
-    json: bool,
-    timeout: Duration,
-}
+type Invocation = ccli::Invocation<Command>;
 
 fn parse_args(args: &[String]) -> Result<Parsed<Invocation>, String> {
-    let mut o = getopts::Options::new();
-    o.optopt("s", "", "propppd's control socket", "SOCKET");
-    o.optflag("j", "", "print JSON");
-    o.optopt("t", "", "seconds to wait for the reply (default 5)", "SECONDS");
-    o.optflag("h", "", "print this help");
-    o.optflag("v", "", "print the version");
-    o.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
-    let m = o.parse(args).map_err(|e| e.to_string())?;
-    if m.opt_present("h") {
-        return Ok(Parsed::Print(o.usage(USAGE)));
-    }
-    if m.opt_present("v") {
-        return Ok(Parsed::Print(TOOL.version(env!("CARGO_PKG_VERSION"))));
-    }
-    let timeout = match m.opt_str("t") {
-        Some(s) => ccli::parse_seconds("-t", &s)?,
-        None => ccli::DEFAULT_TIMEOUT,
-    };
-    let socket = match m.opt_str("s") {
-        Some(s) if s.is_empty() => return Err("-s: empty socket path".into()),
-        Some(s) => PathBuf::from(s),
-        None => PathBuf::from(cli::DEFAULT_CONTROL),
-    };
-    let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
-    let command = parse_command(&words)?;
-    Ok(Parsed::Run(Invocation { command, socket, json: m.opt_present("j"), timeout }))
+    TOOL.parse_client(&SPEC, args, parse_command)
 }
 
 fn parse_command(words: &[&str]) -> Result<Command, String> {
@@ -110,51 +80,35 @@ fn parse_command(words: &[&str]) -> Result<Command, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let inv = match parse_args(&args) {
-        Ok(Parsed::Run(inv)) => inv,
-        Ok(Parsed::Print(s)) => {
-            println!("{s}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => return TOOL.usage_error(&e),
-    };
-    match run(&inv) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(code) => code,
-    }
+    TOOL.main(parse_args(&args), |inv| ccli::print_output(run(&inv)))
 }
 
 /// Carries out `inv`; the text to print, or the exit status after the
 /// message was printed.
 fn run(inv: &Invocation) -> Result<String, ExitCode> {
-    let path = inv.socket.as_path();
-    let mut client = TOOL.connect(path)?;
-    let mut ask = |req: Request| TOOL.call(&mut client, path, req, inv.timeout);
-    let records = |a: Answer| match a {
-        Answer::Records(r) => r,
-        Answer::Done => Vec::new(),
-    };
+    let mut link = TOOL.link(&inv.opts)?;
+    let json = inv.opts.json;
     Ok(match &inv.command {
-        Command::List => cli::render_list(&records(ask(Request::ListPpp)?), inv.json),
-        Command::Show(req) => cli::render_show(&records(ask(req.clone())?), inv.json),
+        Command::List => cli::render_list(&link.records(Request::ListPpp)?, json),
+        Command::Show(req) => cli::render_show(&link.records(req.clone())?, json),
         Command::Status => {
-            let mut all: Vec<Record> = records(ask(Request::ShowSystem)?);
-            all.extend(records(ask(Request::ShowStatistics)?));
-            cli::render_status(&all, inv.json)
+            let mut all: Vec<Record> = link.records(Request::ShowSystem)?;
+            all.extend(link.records(Request::ShowStatistics)?);
+            cli::render_status(&all, json)
         }
-        Command::Act(req) => match ask(req.clone())? {
-            Answer::Done if inv.json => "{\"ok\":true}\n".to_string(),
-            Answer::Done => String::new(),
-            Answer::Records(r) => cli::render_show(&r, inv.json),
+        Command::Act(req) => match link.ask(req.clone())? {
+            Answer::Done => ccli::done_text(json),
+            Answer::Records(r) => cli::render_show(&r, json),
         },
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use common::cli::ClientOpts;
     use common::ipc::Selector;
 
     use super::*;
@@ -183,10 +137,11 @@ mod tests {
 
     #[test]
     fn commands_parse() {
+        let opts = |socket: &str, json, secs| ClientOpts { socket: PathBuf::from(socket), json, timeout: Duration::from_secs(secs) };
         let i = inv("list");
-        assert_eq!(i, Invocation { command: Command::List, socket: PathBuf::from("/run/proppp/propppd.ctl"), json: false, timeout: Duration::from_secs(5) });
+        assert_eq!(i, Invocation { command: Command::List, opts: opts("/run/proppp/propppd.ctl", false, 5) });
         let i = inv("-s /tmp/x.ctl -j -t 2 status");
-        assert_eq!(i, Invocation { command: Command::Status, socket: PathBuf::from("/tmp/x.ctl"), json: true, timeout: Duration::from_secs(2) });
+        assert_eq!(i, Invocation { command: Command::Status, opts: opts("/tmp/x.ctl", true, 2) });
         assert_eq!(inv("show 0x2").command, Command::Show(Request::ShowPpp(Selector::Id(2))));
         assert_eq!(inv("show s1").command, Command::Show(Request::ShowPpp(Selector::Name("s1".into()))));
         assert_eq!(inv("destroy 9").command, Command::Act(Request::DestroyPpp(Selector::Id(9))));

@@ -21,7 +21,7 @@ use proppp::cli;
 const USAGE: &str = "Usage: propppwatch [-s SOCKET] [-n COUNT] [-e EVENTS] [-t] [-T SECONDS] [-j] [-h] [-v]
 EVENTS: comma-separated created, up, down, destroyed (or PPP_UP_IND ...), all";
 
-const TOOL: Tool = Tool { name: "propppwatch", daemon: "propppd", usage: USAGE };
+const TOOL: Tool = Tool { name: "propppwatch", daemon: "propppd", usage: USAGE, version: env!("CARGO_PKG_VERSION") };
 
 /// What the user asked for.
 #[derive(Debug, PartialEq)]
@@ -40,38 +40,20 @@ fn parse_args(args: &[String]) -> Result<Parsed<Invocation>, String> {
     o.optflag("j", "", "print each event as one JSON object");
     o.optflag("h", "", "print this help");
     o.optflag("v", "", "print the version");
-    let m = o.parse(args).map_err(|e| e.to_string())?;
-    if m.opt_present("h") {
-        return Ok(Parsed::Print(o.usage(USAGE)));
-    }
-    if m.opt_present("v") {
-        return Ok(Parsed::Print(TOOL.version(env!("CARGO_PKG_VERSION"))));
-    }
-    if let Some(extra) = m.free.first() {
-        return Err(format!("unexpected argument '{extra}'"));
-    }
-    let socket = match m.opt_str("s") {
-        Some(s) if s.is_empty() => return Err("-s: empty socket path".into()),
-        Some(s) => PathBuf::from(s),
-        None => PathBuf::from(cli::DEFAULT_CONTROL),
-    };
-    let count = m.opt_str("n").map(|s| ccli::parse_count("-n", &s)).transpose()?;
-    let events = m.opt_str("e").map(|s| cli::parse_events(&s)).transpose()?.unwrap_or(0);
-    let gone_after: Duration = m.opt_str("T").map(|s| ccli::parse_seconds("-T", &s)).transpose()?.unwrap_or(ccli::DEFAULT_GONE_AFTER);
-    let opts = WatchOptions { events, tunnel: None, count, timestamps: m.opt_present("t"), json: m.opt_present("j"), gone_after };
-    Ok(Parsed::Run(Invocation { socket, opts }))
+    TOOL.parse_matches(&o, args)?.try_map(|m| {
+        ccli::no_free_words(&m)?;
+        let socket = ccli::socket_path(&m, cli::DEFAULT_CONTROL)?;
+        let count = m.opt_str("n").map(|s| ccli::parse_count("-n", &s)).transpose()?;
+        let events = m.opt_str("e").map(|s| cli::parse_events(&s)).transpose()?.unwrap_or(0);
+        let gone_after: Duration = m.opt_str("T").map(|s| ccli::parse_seconds("-T", &s)).transpose()?.unwrap_or(ccli::DEFAULT_GONE_AFTER);
+        let opts = WatchOptions { events, tunnel: None, count, timestamps: m.opt_present("t"), json: m.opt_present("j"), gone_after };
+        Ok(Invocation { socket, opts })
+    })
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match parse_args(&args) {
-        Ok(Parsed::Run(inv)) => ccli::watch(&TOOL, &inv.socket, &inv.opts, &cli::event_line),
-        Ok(Parsed::Print(s)) => {
-            println!("{s}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => TOOL.usage_error(&e),
-    }
+    TOOL.main(parse_args(&args), |inv| ccli::watch(&TOOL, &inv.socket, &inv.opts, &cli::event_line))
 }
 
 #[cfg(test)]

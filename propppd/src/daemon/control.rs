@@ -2,7 +2,7 @@
 //! socket at `[system] control_socket`, mode 0600, answering the requests
 //! of the issue-5 contract with [`common::ipc`] messages. As prol2tpd's,
 //! each datagram carries its sender's uid (SO_PASSCRED) and only root and
-//! the daemon's own user are answered.
+//! the daemon's own user are answered ([`common::control`]).
 //!
 //! Records: `ppp` (one per instance, summary for `ListPpp`, full for
 //! `ShowPpp`), `system`, `statistics`. Events (`PPP_CREATED_IND` …) go to
@@ -10,6 +10,7 @@
 
 use std::time::Instant;
 
+use common::control::{self, error, records};
 use common::ipc::{self, Body, ErrorCode, Message, Peer, Record, Reply, Request, Selector};
 use common::log::Level;
 
@@ -36,22 +37,6 @@ const REQUEST_BURST: usize = 32;
 /// An empty event record of the kind for `bit`.
 pub fn event_record(bit: u32) -> Record {
     Record::new(EVENT_NAMES.iter().find(|(b, _)| *b == bit).map_or("PPP_EVENT", |(_, n)| n))
-}
-
-fn uid_allowed(uid: Option<u32>) -> bool {
-    uid.is_some_and(|u| u == 0 || u == nix::unistd::geteuid().as_raw())
-}
-
-fn request_id_of(data: &[u8]) -> u32 {
-    data.get(12..16).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes).unwrap_or(0)
-}
-
-fn error(code: ErrorCode, message: &str) -> Reply {
-    Reply::Error { code, message: message.to_string() }
-}
-
-fn records(records: Vec<Record>) -> Reply {
-    Reply::Records { more: false, records }
 }
 
 /// The `state` word of a link phase.
@@ -102,7 +87,7 @@ impl Daemon {
     pub(super) fn on_control(&mut self, buf: &mut [u8]) {
         for _ in 0..REQUEST_BURST {
             let Some(server) = self.control.as_ref() else { return };
-            let got = match server.recv(buf) {
+            let got = match control::recv_request(server, buf) {
                 Ok(Some(g)) => g,
                 Ok(None) => return,
                 Err(e) => {
@@ -110,15 +95,12 @@ impl Daemon {
                     return;
                 }
             };
-            let data = buf.get(..got.len).unwrap_or_default();
-            let (request_id, replies) = match Message::decode(data) {
-                _ if !uid_allowed(got.uid) => (request_id_of(data), vec![error(ErrorCode::Denied, "permission denied")]),
-                Ok(Message { request_id, body: Body::Request(req) }) => (request_id, self.answer(&got.peer, request_id, req)),
-                Ok(m) => (m.request_id, vec![error(ErrorCode::BadRequest, "not a request")]),
-                Err(e) => (request_id_of(data), vec![error(ErrorCode::Unsupported, &e.to_string())]),
+            let replies = match got.request {
+                Ok(req) => self.answer(&got.peer, got.request_id, req),
+                Err(refusal) => vec![refusal],
             };
             for reply in replies {
-                self.answer_cli(&got.peer, request_id, reply);
+                self.answer_cli(&got.peer, got.request_id, reply);
             }
         }
     }
