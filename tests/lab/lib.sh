@@ -15,6 +15,13 @@ LAB_TMP=$(mktemp -d /tmp/lab.XXXXXX)
 LAB_NETNS=""
 LAB_EXIT_HOOKS=""
 LAB_T0=$(cut -d' ' -f1 /proc/uptime)
+# Where the project's binaries are: run.sh passes the cargo build directory
+# it was given (LAB_BIN_DIR, else $CARGO_TARGET_DIR/debug, else
+# REPO/target/debug, where `make check` and `make lab` build them).
+LAB_BIN_DIR=${LAB_BIN_DIR:-$LAB_REPO/target/debug}
+# The PPP login the scenarios' clients use and their servers accept.
+LAB_PPP_USER=lab@example.net
+LAB_PPP_PASSWORD=lab-ppp-pw
 
 # Prints a progress line with the guest's seconds since the scenario started.
 lab_log() {
@@ -153,12 +160,12 @@ lab_l2tp_sessions() {
         }'
 }
 
-# lab_need_prol2tpd: sets BIN (prol2tpd: $PROL2TPD, else the repository's
-# debug build) and CLI (prol2tp: $PROL2TP, else likewise) and fails the
+# lab_need_prol2tpd: sets BIN (prol2tpd: $PROL2TPD, else the one in
+# $LAB_BIN_DIR) and CLI (prol2tp: $PROL2TP, else likewise) and fails the
 # scenario when either is missing (build before starting the lab).
 lab_need_prol2tpd() {
-    BIN=${PROL2TPD:-$LAB_REPO/target/debug/prol2tpd}
-    CLI=${PROL2TP:-$LAB_REPO/target/debug/prol2tp}
+    BIN=${PROL2TPD:-$LAB_BIN_DIR/prol2tpd}
+    CLI=${PROL2TP:-$LAB_BIN_DIR/prol2tp}
     [ -x "$BIN" ] || lab_fail "no prol2tpd binary at $BIN (cargo build first)"
     [ -x "$CLI" ] || lab_fail "no prol2tp binary at $CLI (cargo build first)"
 }
@@ -193,13 +200,13 @@ lab_xl2tpd_lns_conf() {
     grep -q "ip range = $PPP_LAC" "$1" || lab_fail "lns.conf template changed (ip range)"
 }
 
-# lab_need_propppd: sets PPPD_BIN (propppd: $PROPPPD, else the repository's
-# debug build), PPPCTL (propppctl) and PPPWATCH (propppwatch) and fails the
+# lab_need_propppd: sets PPPD_BIN (propppd: $PROPPPD, else the one in
+# $LAB_BIN_DIR), PPPCTL (propppctl) and PPPWATCH (propppwatch) and fails the
 # scenario when one is missing.
 lab_need_propppd() {
-    PPPD_BIN=${PROPPPD:-$LAB_REPO/target/debug/propppd}
-    PPPCTL=$LAB_REPO/target/debug/propppctl
-    PPPWATCH=$LAB_REPO/target/debug/propppwatch
+    PPPD_BIN=${PROPPPD:-$LAB_BIN_DIR/propppd}
+    PPPCTL=$LAB_BIN_DIR/propppctl
+    PPPWATCH=$LAB_BIN_DIR/propppwatch
     local b
     for b in "$PPPD_BIN" "$PPPCTL" "$PPPWATCH"; do
         [ -x "$b" ] || lab_fail "no binary at $b (cargo build first)"
@@ -286,16 +293,22 @@ trap 'exit 130' INT TERM
 # --- proacd (issue 6) ---------------------------------------------------------
 
 # lab_need_proac DIR NAME...: sets PROAC_DIR (DIR if not empty, else
-# $LAB_REPO/target/debug) and fails the scenario unless each binary NAME is
-# there. The proacd scenarios take DIR as their first argument, so a build
-# with its own CARGO_TARGET_DIR can be used: run.sh proacd-bridge /tmp/t/debug
+# $LAB_BIN_DIR) and fails the scenario unless each binary NAME is there.
+# The proacd scenarios take DIR as their first, optional argument, so a
+# build with its own CARGO_TARGET_DIR can be used without rebuilding:
+# run.sh proacd-bridge /tmp/t/debug
 lab_need_proac() {
-    PROAC_DIR=${1:-$LAB_REPO/target/debug}
+    PROAC_DIR=${1:-$LAB_BIN_DIR}
     shift
     local b
     for b in "$@"; do
         [ -x "$PROAC_DIR/$b" ] || lab_fail "no $b in $PROAC_DIR (cargo build first, or pass the build directory as the scenario's first argument)"
     done
+}
+
+# Succeeds when netns NS has no kernel PPPoE session.
+lab_no_pppoe() { # NS
+    [ -z "$(lab_pppoe_sessions "$1")" ]
 }
 
 # lab_mac NS IF: prints the Ethernet address of interface IF in netns NS.
@@ -307,4 +320,138 @@ lab_mac() {
 # (/proc/net/pppoe without its header: "SID PEER_MAC DEVICE", SID in hex).
 lab_pppoe_sessions() {
     ip netns exec "$1" cat /proc/net/pppoe 2>/dev/null | awk 'NR > 1 { print $1, $2, $3 }'
+}
+
+# --- PPP and PPPoE building blocks (the propppd and proacd scenarios) ---------
+
+# lab_chap_secrets FILE: a secrets file (CHAP or PAP, mode 0600) that
+# accepts LAB_PPP_USER with LAB_PPP_PASSWORD from any peer.
+lab_chap_secrets() {
+    printf '%s\n' "\"$LAB_PPP_USER\" * $LAB_PPP_PASSWORD *" >"$1"
+    chmod 600 "$1"
+}
+
+# lab_propppd_conf FILE CTL CHAN: writes propppd's [system] section (debug
+# log, control socket CTL, channel socket CHAN) to FILE; the scenario
+# appends its pools and profiles (e.g. with lab_propppd_chap_server).
+lab_propppd_conf() {
+    printf '%s\n' "[system]" "log_level = debug" "control_socket = $2" "channel_socket = $3" "" >"$1"
+}
+
+# lab_propppd_chap_server FILE LOCAL_IP FIRST LAST [LINE...]: appends to
+# FILE a pool "lab" (FIRST-LAST) and the profile "default" that terminates
+# PPP: CHAP against $LAB_TMP/chap-secrets (written here), LOCAL_IP as its
+# own address, the peer's from the pool, LCP echo every 10 s; each LINE
+# ("key = value") is added to the profile.
+lab_propppd_chap_server() {
+    local file=$1 local_ip=$2 first=$3 last=$4
+    shift 4
+    lab_chap_secrets "$LAB_TMP/chap-secrets"
+    printf '%s\n' "[pool \"lab\"]" "range = $first-$last" "" "[profile \"default\"]" "auth = chap" \
+        "local_ip = $local_ip" "pool = lab" "echo_interval = 10" "chap_secrets = $LAB_TMP/chap-secrets" "$@" >>"$file"
+}
+
+# lab_proacd_conf FILE CTL PPP_CHAN L2TP_CHAN [LINE...]: writes proacd's
+# [system] section to FILE: debug log, control socket CTL (pid file next to
+# it), propppd's channel socket PPP_CHAN, prol2tpd's switch socket
+# L2TP_CHAN, the kernel data plane, then each LINE; the scenario appends
+# its [interface], [route] and [client] sections.
+lab_proacd_conf() {
+    local file=$1 ctl=$2 ppp=$3 l2tp=$4
+    shift 4
+    printf '%s\n' "[system]" "log_level = debug" "control_socket = $ctl" "pid_file = ${ctl%.ctl}.pid" \
+        "propppd_socket = $ppp" "prol2tpd_socket = $l2tp" "dataplane = kernel" "$@" "" >"$file"
+}
+
+# lab_conf_value FILE KEY: the value of the first "KEY = VALUE" line of FILE.
+lab_conf_value() {
+    sed -n "s/^$2[[:space:]]*=[[:space:]]*//p" "$1" | head -n 1
+}
+
+# lab_propppd_start NS BIN CONF LOG: checks CONF (propppd -n), starts BIN
+# in the foreground in netns NS (output appended to LOG), waits for the
+# channel socket CONF names and sets LAB_PID. A stale socket file (from a
+# killed propppd) is removed first.
+lab_propppd_start() {
+    local ns=$1 bin=$2 conf=$3 log=$4 chan
+    chan=$(lab_conf_value "$conf" channel_socket)
+    [ -n "$chan" ] || lab_fail "no channel_socket in $conf"
+    "$bin" -n -c "$conf" >/dev/null || lab_fail "propppd -n rejects $conf"
+    rm -f "$chan"
+    ip netns exec "$ns" "$bin" -f -c "$conf" >>"$log" 2>&1 &
+    LAB_PID=$!
+    lab_wait 20 "$ns: propppd listening on $(basename "$chan")" test -S "$chan"
+}
+
+# lab_proacd_start NS BIN CONF LOG: as lab_propppd_start for proacd (with
+# -D, debug output), waiting for its control socket.
+lab_proacd_start() {
+    local ns=$1 bin=$2 conf=$3 log=$4 ctl
+    ctl=$(lab_conf_value "$conf" control_socket)
+    [ -n "$ctl" ] || lab_fail "no control_socket in $conf"
+    "$bin" -n -c "$conf" >/dev/null || lab_fail "proacd -n rejects $conf"
+    ip netns exec "$ns" "$bin" -f -D -c "$conf" >"$log" 2>&1 &
+    LAB_PID=$!
+    lab_wait 20 "$ns: proacd control socket" test -S "$ctl"
+}
+
+# lab_pppoe_dial NS IFACE NAME MTU [OPTION...]: starts pppd with the
+# rp-pppoe.so plugin in netns NS on IFACE (options in $LAB_TMP/NAME.options,
+# log $LAB_TMP/NAME-pppd.log): CHAP/PAP login as LAB_PPP_USER, no
+# authentication of the AC, MTU and MRU MTU, LCP echo every second, the
+# host's ip-up/ip-down scripts replaced by /bin/true, plus each OPTION
+# (e.g. "pppoe-service internet"). Sets LAB_PID; does not wait.
+lab_pppoe_dial() {
+    local ns=$1 ifname=$2 name=$3 mtu=$4
+    shift 4
+    printf '%s\n' noauth "user $LAB_PPP_USER" "password $LAB_PPP_PASSWORD" noipdefault nodefaultroute \
+        noccp novj "lcp-echo-interval 1" "lcp-echo-failure 5" "mtu $mtu" "mru $mtu" debug \
+        "logfile $LAB_TMP/$name-pppd.log" "ip-up-script /bin/true" "ip-down-script /bin/true" \
+        "plugin rp-pppoe.so" "$@" "$ifname" >"$LAB_TMP/$name.options"
+    ip netns exec "$ns" pppd nodetach file "$LAB_TMP/$name.options" >/dev/null 2>&1 &
+    LAB_PID=$!
+}
+
+# Succeeds when netns NS has a point-to-point IPv4 address LOCAL peer PEER
+# (a PPP interface up with IPCP done).
+lab_has_ppp_addr() { # NS LOCAL PEER
+    ip -n "$1" -4 -o addr show | grep -q "inet $2 peer $3/32"
+}
+
+# Succeeds when netns NS has no PPP interface.
+lab_no_ppp() { # NS
+    ! ip -n "$1" -o link show type ppp | grep -q .
+}
+
+# lab_wait_ppp SECS NS LOCAL PEER [WHAT]: waits until NS has its PPP
+# interface addressed LOCAL peer PEER.
+lab_wait_ppp() {
+    lab_wait "$1" "${5:+$5: }$2 ppp up ($3 peer $4)" lab_has_ppp_addr "$2" "$3" "$4"
+}
+
+# lab_prol2tpd_lns_conf FILE LISTEN PEERS PPP_CHAN: prol2tpd as LNS on the
+# kernel data plane (host name lab-lns), listening on LISTEN, accepting
+# tunnels from the network PEERS (e.g. 192.0.2.0/24) with the shared secret
+# lab-s3cr3t, PPP handed to propppd's channel socket PPP_CHAN.
+lab_prol2tpd_lns_conf() {
+    printf '%s\n' "[system]" "dataplane = kernel" "host_name = lab-lns" "listen = $2" "propppd_socket = $4" "" \
+        "[tunnel_profile \"lns\"]" "secret = lab-s3cr3t" "" \
+        "[peer_profile \"lacs\"]" "peer = $3" "tunnel_profile = lns" >"$1"
+}
+
+# lab_prol2tpd_start NS BIN CONF CTL LOG: checks CONF (prol2tpd -n),
+# starts BIN in the foreground in netns NS with control socket CTL (output
+# appended to LOG), waits for its start line and sets LAB_PID.
+lab_prol2tpd_start() {
+    local ns=$1 bin=$2 conf=$3 ctl=$4 log=$5 n
+    "$bin" -n -c "$conf" >/dev/null || lab_fail "prol2tpd -n rejects $conf"
+    n=$(grep -c "start version=" "$log" 2>/dev/null || true)
+    ip netns exec "$ns" env PROL2TP_CONTROL="$ctl" "$bin" -f -c "$conf" >>"$log" 2>&1 &
+    LAB_PID=$!
+    lab_wait 20 "$ns: prol2tpd started ($(basename "$conf"))" lab_grep_more "$log" "start version=" "${n:-0}"
+}
+
+# Succeeds when FILE has more than N lines matching PATTERN.
+lab_grep_more() { # FILE PATTERN N
+    [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -gt "$3" ]
 }

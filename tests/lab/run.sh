@@ -15,6 +15,8 @@
 #   LAB_SMP        guest CPUs (default 2)
 #   LAB_VERBOSE=1  also print the whole serial console log
 #   LAB_NO_INSTALL=1  never apt-get install; fail if a tool is missing
+#   LAB_BIN_DIR    the project's binaries (default: $CARGO_TARGET_DIR/debug if
+#                  that is set, else REPO/target/debug)
 #
 # Exit status: the scenario's; 125 when the lab itself failed (no kernel, no
 # qemu, the guest did not report a result); 124 when the scenario timed out
@@ -28,6 +30,16 @@ BUILD=${LAB_BUILD_DIR:-$REPO/build/lab}
 TIMEOUT=${LAB_TIMEOUT:-150}
 MEM=${LAB_MEM:-1024}
 SMP=${LAB_SMP:-2}
+# The project's binaries the scenarios run: LAB_BIN_DIR, else the debug
+# directory of CARGO_TARGET_DIR (as cargo resolves it, from the current
+# directory), else REPO/target/debug, where `make check` and `make lab` build.
+if [ -n "${LAB_BIN_DIR:-}" ]; then
+    BIN_DIR=$(realpath -m "$LAB_BIN_DIR")
+elif [ -n "${CARGO_TARGET_DIR:-}" ]; then
+    BIN_DIR=$(realpath -m "$CARGO_TARGET_DIR/debug")
+else
+    BIN_DIR=$REPO/target/debug
+fi
 
 log() { echo "lab: $*" >&2; }
 die() { log "$*"; exit 125; }
@@ -35,7 +47,7 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 usage() {
-    sed -n '2,23s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,25s/^# \{0,1\}//p' "$0" >&2
     exit 125
 }
 
@@ -196,6 +208,7 @@ write_job() {
 export PATH=/run/lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp TERM=dumb LANG=C.UTF-8 LAB=1
 export LAB_REPO=$(shquote "$REPO") LAB_OUT=/run/lab/out LAB_SCENARIO=$(shquote "$name")
+export LAB_BIN_DIR=$(shquote "$BIN_DIR")
 cd "\$LAB_REPO" || { echo 125 >/run/lab/out/rc; exit; }
 echo "LAB-BEGIN scenario=\$LAB_SCENARIO"
 {
@@ -219,7 +232,7 @@ run_scenario() {
     rm -rf "$RUN"
     mkdir -p "$RUN"
     write_job "$scen" "$name" "$@"
-    log "scenario=$name kernel=$KVER initramfs=$(basename "$INITRD") prepare=$(elapsed "$t0" "$t1")s"
+    log "scenario=$name kernel=$KVER initramfs=$(basename "$INITRD") bins=$BIN_DIR prepare=$(elapsed "$t0" "$t1")s"
     rc=0
     printf '%s\n' "$REPO" >"$RUN/repo_path"
     timeout -k 10 $((TIMEOUT + 120)) qemu-system-x86_64 \

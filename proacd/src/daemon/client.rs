@@ -16,11 +16,11 @@ use common::channel::open_key;
 use common::evloop::Interest;
 use common::log::{self, Level};
 
-use crate::config::{ClientConfig, Destination};
+use crate::config::ClientConfig;
 use crate::proto::{self, ClientOutput, ClientParams, Code, MacAddr, ETH_P_PPP_DISC, ETH_P_PPP_SES};
 use crate::sys::PacketSocket;
 
-use super::sessions::{session_lookup, End, Session, Side, State};
+use super::sessions::{session_lookup, End, Session, Side};
 use super::{dbg, Daemon, Dbg, Timer, BURST, KEY_CLI0};
 
 /// First PADI / PADR timeout; doubled per retry (RFC 2516 §5.5 suggests
@@ -227,8 +227,17 @@ impl Daemon {
                 self.session_frame_to(found, frame);
                 continue;
             }
-            let Ok((eth, pppoe)) = proto::parse_eth(frame) else { continue };
+            let Ok((eth, pppoe)) = proto::parse_eth(frame) else {
+                self.server.count_malformed();
+                dbg(Dbg::Pppoe, format_args!("drop client={} why=\"short Ethernet frame\"", c.cfg.name));
+                continue;
+            };
             if eth.dst != c.mac && !eth.dst.is_broadcast() {
+                continue;
+            }
+            if eth.dst == c.mac && proto::Discovery::parse(pppoe).is_err() {
+                self.server.count_malformed();
+                dbg(Dbg::Pppoe, format_args!("drop client={} from={} why=\"malformed discovery packet\"", c.cfg.name, eth.src));
                 continue;
             }
             match pppoe.get(1).copied().and_then(Code::from_u8) {
@@ -291,30 +300,9 @@ impl Daemon {
         c.error = None;
         let cc = c.cfg.clone();
         let s = Session {
-            handle,
-            side: Side::Client { slot },
-            name: cc.name.clone(),
-            iface: cc.interface.clone(),
-            our_mac: c.mac,
-            peer_mac: ac,
-            session_id,
-            route: String::new(),
-            destination: Destination::Local,
             service_name,
-            state: State::Starting,
-            started: now,
             mru: max_payload.unwrap_or(1492),
-            ppp_ref: None,
-            l2tp_request: None,
-            l2tp_ref: None,
-            l2tp_ids: None,
-            relay: None,
-            pppoe_fd: None,
-            l2tp_fd: None,
-            bridge: None,
-            ppp_ifname: String::new(),
-            local_ip: String::new(),
-            peer_ip: String::new(),
+            ..Session::new(handle, Side::Client { slot }, cc.name.clone(), cc.interface.clone(), c.mac, ac, session_id, now)
         };
         self.sessions.insert(handle, s);
         log::log(Level::Notice, format_args!("client up name={} ac={ac} ac_name=\"{ac_name}\" session_id={session_id} handle={handle}", cc.name));

@@ -202,6 +202,7 @@ impl Daemon {
         let (eth, pppoe) = match proto::parse_eth(frame) {
             Ok(x) => x,
             Err(e) => {
+                self.server.count_malformed();
                 dbg(Dbg::Pppoe, format_args!("drop ifindex={ifindex} why=\"{e}\""));
                 return;
             }

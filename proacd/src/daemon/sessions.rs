@@ -134,6 +134,40 @@ pub(super) struct Session {
 }
 
 impl Session {
+    /// A session just up on PPPoE (state `starting`, no PPP or L2TP side
+    /// yet) on interface `iface` between `our_mac` and `peer_mac`, with
+    /// session id `session_id`; route `""`, destination `local`, MRU 1492
+    /// until the caller sets them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(handle: u64, side: Side, name: String, iface: String, our_mac: MacAddr, peer_mac: MacAddr, session_id: u16, started: Instant) -> Session {
+        Session {
+            handle,
+            side,
+            name,
+            iface,
+            our_mac,
+            peer_mac,
+            session_id,
+            route: String::new(),
+            destination: Destination::Local,
+            service_name: String::new(),
+            state: State::Starting,
+            started,
+            mru: 1492,
+            ppp_ref: None,
+            l2tp_request: None,
+            l2tp_ref: None,
+            l2tp_ids: None,
+            relay: None,
+            pppoe_fd: None,
+            l2tp_fd: None,
+            bridge: None,
+            ppp_ifname: String::new(),
+            local_ip: String::new(),
+            peer_ip: String::new(),
+        }
+    }
+
     /// `local`, `l2tp`.
     pub fn destination_name(&self) -> &'static str {
         match self.destination {
@@ -152,30 +186,11 @@ impl Daemon {
         let handle = self.new_handle();
         let name = format!("{iface}/{session_id}");
         let s = Session {
-            handle,
-            side: Side::Server { ifindex },
-            name: name.clone(),
-            iface,
-            our_mac,
-            peer_mac: client,
-            session_id,
             route: rc.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
             destination: rc.as_ref().map_or(Destination::Local, |r| r.destination),
             service_name,
-            state: State::Starting,
-            started: now,
             mru: max_payload.unwrap_or(1492),
-            ppp_ref: None,
-            l2tp_request: None,
-            l2tp_ref: None,
-            l2tp_ids: None,
-            relay: None,
-            pppoe_fd: None,
-            l2tp_fd: None,
-            bridge: None,
-            ppp_ifname: String::new(),
-            local_ip: String::new(),
-            peer_ip: String::new(),
+            ..Session::new(handle, Side::Server { ifindex }, name.clone(), iface, our_mac, client, session_id, now)
         };
         log::log(
             Level::Notice,
@@ -283,10 +298,9 @@ impl Daemon {
                 now.saturating_duration_since(s.started).as_secs()
             ),
         );
-        if let Some(fd) = s.relay.take() {
-            let _ = self.evloop.deregister(fd.as_fd());
-        }
-        drop(s.bridge.take());
+        // The PPP / L2TP side is told before its channel closes: prol2tpd
+        // ends a session whose framed channel hangs up with a bare CDN, so
+        // the reason must reach it first.
         if let Some(r) = s.ppp_ref.take() {
             self.propppd.forget(r);
             if from != End::Side {
@@ -303,6 +317,10 @@ impl Daemon {
                 self.prol2tpd.send_status_down(r, reason);
             }
         }
+        if let Some(fd) = s.relay.take() {
+            let _ = self.evloop.deregister(fd.as_fd());
+        }
+        drop(s.bridge.take());
         match s.side {
             Side::Server { ifindex } => {
                 self.by_sid.remove(&(ifindex, s.session_id));

@@ -578,6 +578,12 @@ impl Server {
         &self.stats
     }
 
+    /// Counts a discovery frame the daemon could not hand to [`Server::input`]
+    /// (shorter than an Ethernet header, or of no interface): `malformed`.
+    pub fn count_malformed(&mut self) {
+        self.stats.malformed = self.stats.malformed.saturating_add(1);
+    }
+
     /// Zeroes the counters.
     pub fn clear_stats(&mut self) {
         self.stats = Stats::default();

@@ -13,7 +13,8 @@
 # the same PPP octets, and the other way; after PPPIOCUNBRIDGECHAN nothing
 # comes back; when the probe exits the kernel holds no PPPoE session.
 #
-# Argument: the directory holding proac-syscheck (default target/debug).
+# Optional argument: the directory holding proac-syscheck (default:
+# $LAB_BIN_DIR, the one `make check` builds into).
 . "$LAB_REPO/tests/lab/lib.sh"
 
 D=$LAB_TMP

@@ -11,8 +11,8 @@
 # ways, proac_info lists the session with role client; `propppctl destroy`
 # ends it (PADT) and the server's pppd goes away.
 #
-# Argument: the directory holding proacd, proac_info, propppd, propppctl
-# (default target/debug).
+# Optional argument: the directory holding proacd, proac_info, propppd, propppctl
+# (default: $LAB_BIN_DIR, the one `make check` builds into).
 . "$LAB_REPO/tests/lab/lib.sh"
 
 D=$LAB_TMP
@@ -33,44 +33,22 @@ lab_wait 10 "pppoe-server pid file" test -s "$D/srv.pid"
 SRV_PID=$(head -n 1 "$D/srv.pid")
 lab_on_exit 'kill -TERM $SRV_PID 2>/dev/null'
 
-cat >"$D/propppd.conf" <<CONF
-[system]
-log_level = debug
-control_socket = $D/ppp.ctl
-channel_socket = $D/ppp.chan
-
-[profile "default"]
-auth = none
-mru = 1492
-CONF
-cat >"$D/proacd.conf" <<CONF
-[system]
-log_level = debug
-control_socket = $D/proac.ctl
-pid_file = $D/proacd.pid
-propppd_socket = $D/ppp.chan
-prol2tpd_socket = $D/l2tp.chan
-dataplane = kernel
-CONF
-"$PROAC_DIR/propppd" -n -c "$D/propppd.conf" >/dev/null || lab_fail "propppd -n rejects the scenario's config"
-"$PROAC_DIR/proacd" -n -c "$D/proacd.conf" >/dev/null || lab_fail "proacd -n rejects the scenario's config"
-ip netns exec cl "$PROAC_DIR/propppd" -f -c "$D/propppd.conf" >"$D/propppd.log" 2>&1 &
-PIDS=$!
+lab_propppd_conf "$D/propppd.conf" "$D/ppp.ctl" "$D/ppp.chan"
+printf '%s\n' '[profile "default"]' 'auth = none' 'mru = 1492' >>"$D/propppd.conf"
+lab_proacd_conf "$D/proacd.conf" "$D/proac.ctl" "$D/ppp.chan" "$D/l2tp.chan"
+lab_propppd_start cl "$PROAC_DIR/propppd" "$D/propppd.conf" "$D/propppd.log"
+PIDS=$LAB_PID
 lab_on_exit 'lab_kill_wait $PIDS'
-lab_wait 20 "propppd listening" test -S "$D/ppp.chan"
-ip netns exec cl "$PROAC_DIR/proacd" -f -D -c "$D/proacd.conf" >"$D/proacd.log" 2>&1 &
-AC_PID=$!
+lab_proacd_start cl "$PROAC_DIR/proacd" "$D/proacd.conf" "$D/proacd.log"
+AC_PID=$LAB_PID
 PIDS="$AC_PID $PIDS"
-lab_wait 20 "proacd control socket" test -S "$D/proac.ctl"
 lab_wait 20 "proacd connected to propppd" grep -q "propppd connected" "$D/proacd.log"
 
-has_ppp_addr() { ip -n "$1" -4 -o addr show | grep -q "inet $2 peer $3/32"; }
-no_ppp() { ! ip -n "$1" -o link show type ppp | grep -q .; }
 ctl() { ip netns exec cl "$PROAC_DIR/propppctl" -s "$D/ppp.ctl" "$@"; }
 
 ctl create isp pppoe veth-cl service_name=internet || lab_fail "propppctl create isp pppoe veth-cl"
-lab_wait 60 "client ppp up ($PPP_CL peer $PPP_SRV)" has_ppp_addr cl "$PPP_CL" "$PPP_SRV"
-lab_wait 30 "server ppp up" has_ppp_addr srv "$PPP_SRV" "$PPP_CL"
+lab_wait_ppp 60 cl "$PPP_CL" "$PPP_SRV"
+lab_wait_ppp 30 srv "$PPP_SRV" "$PPP_CL"
 lab_ping cl "$PPP_SRV" 5
 lab_ping srv "$PPP_CL" 5
 s=$(ip netns exec cl "$PROAC_DIR/proac_info" -s "$D/proac.ctl" -j sessions) || lab_fail "proac_info sessions"
@@ -79,9 +57,9 @@ grep -q '"role":"client"' <<<"$s" || lab_fail "proac_info does not list a client
 [ "$(lab_pppoe_sessions cl | wc -l)" = 1 ] || lab_fail "no kernel PPPoE session in cl"
 
 ctl destroy isp || lab_fail "propppctl destroy isp"
-lab_wait 30 "client ppp gone" no_ppp cl
-lab_wait 30 "server ppp gone" no_ppp srv
-lab_wait 10 "no kernel PPPoE session in cl" sh -c "[ -z \"\$(ip netns exec cl cat /proc/net/pppoe | sed 1d)\" ]"
+lab_wait 30 "client ppp gone" lab_no_ppp cl
+lab_wait 30 "server ppp gone" lab_no_ppp srv
+lab_wait 10 "no kernel PPPoE session in cl" lab_no_pppoe cl
 lab_log "ok: propppctl destroy ended the session on both sides"
 lab_alive "$AC_PID" || lab_fail "proacd died"
 LAB_PASSED=1

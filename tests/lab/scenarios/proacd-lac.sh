@@ -17,13 +17,12 @@
 # the other stays and still pings; `proac_manage delete` ends client 2: no
 # PPPoE, L2TP session or ppp interface is left.
 #
-# Argument: the directory holding proacd, proac_info, proac_manage,
-# prol2tpd, prol2tp, propppd (default target/debug).
+# Optional argument: the directory holding proacd, proac_info, proac_manage,
+# prol2tpd, prol2tp, propppd (default: $LAB_BIN_DIR, the one `make check` builds into).
 . "$LAB_REPO/tests/lab/lib.sh"
 
 D=$LAB_TMP
 PPP_LNS=198.51.100.1
-PPP_USER=lab@example.net
 LAC_ADDR=203.0.113.1
 LNS_ADDR=203.0.113.2
 lab_need_proac "${1:-}" proacd proac_info proac_manage prol2tpd prol2tp propppd
@@ -35,40 +34,10 @@ lab_veth cl2 veth-c2 192.0.2.5/30 ac veth-a2 192.0.2.6/30
 lab_veth ac veth-lac "$LAC_ADDR/24" lns veth-lns "$LNS_ADDR/24"
 lab_keep_files "$D" '*.log' '*.conf' '*.options'
 
-printf '%s\n' "\"$PPP_USER\" * lab-ppp-pw *" >"$D/chap-secrets"
-chmod 600 "$D/chap-secrets"
+lab_propppd_conf "$D/lns-propppd.conf" "$D/lns-ppp.ctl" "$D/lns-ppp.chan"
+lab_propppd_chap_server "$D/lns-propppd.conf" "$PPP_LNS" 198.51.100.10 198.51.100.20
 
-cat >"$D/lns-propppd.conf" <<CONF
-[system]
-log_level = debug
-control_socket = $D/lns-ppp.ctl
-channel_socket = $D/lns-ppp.chan
-
-[pool "lab"]
-range = 198.51.100.10-198.51.100.20
-
-[profile "default"]
-auth = chap
-local_ip = $PPP_LNS
-pool = lab
-echo_interval = 10
-chap_secrets = $D/chap-secrets
-CONF
-
-cat >"$D/lns.conf" <<CONF
-[system]
-dataplane = kernel
-host_name = lab-lns
-listen = $LNS_ADDR
-propppd_socket = $D/lns-ppp.chan
-
-[tunnel_profile "lns"]
-secret = lab-s3cr3t
-
-[peer_profile "lacs"]
-peer = 203.0.113.0/24
-tunnel_profile = lns
-CONF
+lab_prol2tpd_lns_conf "$D/lns.conf" "$LNS_ADDR" 203.0.113.0/24 "$D/lns-ppp.chan"
 
 cat >"$D/lac.conf" <<CONF
 [system]
@@ -84,16 +53,8 @@ secret = lab-s3cr3t
 hello_timeout = 0
 CONF
 
-cat >"$D/proacd.conf" <<CONF
-[system]
-log_level = debug
-control_socket = $D/proac.ctl
-pid_file = $D/proacd.pid
-propppd_socket = $D/ac-ppp.chan
-prol2tpd_socket = $D/l2tp.chan
-dataplane = kernel
-ac_name = lab-lac
-
+lab_proacd_conf "$D/proacd.conf" "$D/proac.ctl" "$D/ac-ppp.chan" "$D/l2tp.chan" "ac_name = lab-lac"
+cat >>"$D/proacd.conf" <<CONF
 [interface "veth-a1"]
 [interface "veth-a2"]
 
@@ -101,38 +62,29 @@ ac_name = lab-lac
 destination = l2tp
 tunnel_profile = lns
 CONF
-for c in lns lac; do "$PROAC_DIR/prol2tpd" -n -c "$D/$c.conf" >/dev/null || lab_fail "prol2tpd -n rejects $c.conf"; done
-"$PROAC_DIR/proacd" -n -c "$D/proacd.conf" >/dev/null || lab_fail "proacd -n rejects the scenario's config"
 
-ip netns exec lns "$PROAC_DIR/propppd" -f -c "$D/lns-propppd.conf" >"$D/lns-propppd.log" 2>&1 &
-PIDS=$!
+lab_propppd_start lns "$PROAC_DIR/propppd" "$D/lns-propppd.conf" "$D/lns-propppd.log"
+PIDS=$LAB_PID
 lab_on_exit 'lab_kill_wait $PIDS'
-lab_wait 20 "LNS propppd listening" test -S "$D/lns-ppp.chan"
-ip netns exec lns env PROL2TP_CONTROL="$D/lns.ctl" "$PROAC_DIR/prol2tpd" -f -c "$D/lns.conf" >"$D/lns-prol2tpd.log" 2>&1 &
-PIDS="$! $PIDS"
-ip netns exec ac env PROL2TP_CONTROL="$D/lac.ctl" "$PROAC_DIR/prol2tpd" -f -c "$D/lac.conf" >"$D/lac-prol2tpd.log" 2>&1 &
-PIDS="$! $PIDS"
+lab_prol2tpd_start lns "$PROAC_DIR/prol2tpd" "$D/lns.conf" "$D/lns.ctl" "$D/lns-prol2tpd.log"
+PIDS="$LAB_PID $PIDS"
+lab_prol2tpd_start ac "$PROAC_DIR/prol2tpd" "$D/lac.conf" "$D/lac.ctl" "$D/lac-prol2tpd.log"
+PIDS="$LAB_PID $PIDS"
 lab_wait 20 "LAC prol2tpd switch socket" test -S "$D/l2tp.chan"
-ip netns exec ac "$PROAC_DIR/proacd" -f -D -c "$D/proacd.conf" >"$D/proacd.log" 2>&1 &
-AC_PID=$!
+lab_proacd_start ac "$PROAC_DIR/proacd" "$D/proacd.conf" "$D/proacd.log"
+AC_PID=$LAB_PID
 PIDS="$AC_PID $PIDS"
-lab_wait 20 "proacd control socket" test -S "$D/proac.ctl"
 
 info() { ip netns exec ac "$PROAC_DIR/proac_info" -s "$D/proac.ctl" "$@"; }
-no_ppp() { ! ip -n "$1" -o link show type ppp | grep -q .; }
 ppp_up() { ip -n "$1" -4 -o addr show | grep -q "peer $PPP_LNS/32"; }
 ppp_addr() { ip -n "$1" -4 -o addr show | awk -v p="$PPP_LNS/32" '$6 == p { print $4 }'; }
 lns_sessions() { lab_l2tp_sessions lns | wc -l; }
 lns_tunnels() { ip -n lns l2tp show tunnel | grep -c '^Tunnel'; }
 
 dial() { # NS IFACE
-    printf '%s\n' noauth "user $PPP_USER" "password lab-ppp-pw" noipdefault nodefaultroute \
-        noccp novj "lcp-echo-interval 1" "lcp-echo-failure 5" mtu 1400 mru 1400 debug \
-        "logfile $D/$1-pppd.log" "ip-up-script /bin/true" "ip-down-script /bin/true" \
-        "plugin rp-pppoe.so" "$2" >"$D/$1.options"
-    ip netns exec "$1" pppd nodetach file "$D/$1.options" >/dev/null 2>&1 &
-    eval "${1}_PID=$!"
-    PIDS="$! $PIDS"
+    lab_pppoe_dial "$1" "$2" "$1" 1400
+    eval "${1}_PID=$LAB_PID"
+    PIDS="$LAB_PID $PIDS"
     lab_wait 60 "$1: ppp up (peer $PPP_LNS)" ppp_up "$1"
     lab_log "$1: address $(ppp_addr "$1")"
 }
@@ -166,8 +118,8 @@ lab_log "ok: cl1's hang-up ended its L2TP session only"
 
 SID=$(lab_json_num "$(info -j sessions)" session_id)
 ip netns exec ac "$PROAC_DIR/proac_manage" -s "$D/proac.ctl" delete "veth-a2/$SID" || lab_fail "proac_manage delete veth-a2/$SID"
-lab_wait 30 "cl2 ppp gone" no_ppp cl2
-lab_wait 30 "LNS ppp gone" no_ppp lns
+lab_wait 30 "cl2 ppp gone" lab_no_ppp cl2
+lab_wait 30 "LNS ppp gone" lab_no_ppp lns
 lab_wait 30 "no L2TP session at the LNS" lns_at_most 0
 lab_wait 10 "no PPPoE session in ac" ac_pppoe_at_most 0
 lab_log "ok: proac_manage delete ended the last session on both sides"

@@ -14,14 +14,13 @@
 # Round 2: `proac_manage delete IFACE/SID` on the AC: the client's PPP and
 # every kernel session go away on both sides.
 #
-# Argument: the directory holding proacd, proac_info, proac_manage, propppd
-# (default target/debug).
+# Optional argument: the directory holding proacd, proac_info, proac_manage, propppd
+# (default: $LAB_BIN_DIR, the one `make check` builds into).
 . "$LAB_REPO/tests/lab/lib.sh"
 
 D=$LAB_TMP
 PPP_AC=198.51.100.1
 PPP_CLIENT=198.51.100.10
-PPP_USER=lab@example.net
 lab_need_proac "${1:-}" proacd proac_info proac_manage propppd
 lab_modprobe pppoe ppp_generic veth
 lab_netns client ac
@@ -29,36 +28,11 @@ lab_veth client veth-cl 192.0.2.1/24 ac veth-ac 192.0.2.2/24
 lab_keep_files "$D" '*.log' '*.conf' '*.options'
 CLIENT_MAC=$(lab_mac client veth-cl)
 
-printf '%s\n' "\"$PPP_USER\" * lab-ppp-pw *" >"$D/chap-secrets"
-chmod 600 "$D/chap-secrets"
+lab_propppd_conf "$D/propppd.conf" "$D/ppp.ctl" "$D/ppp.chan"
+lab_propppd_chap_server "$D/propppd.conf" "$PPP_AC" "$PPP_CLIENT" 198.51.100.20
 
-cat >"$D/propppd.conf" <<CONF
-[system]
-log_level = debug
-control_socket = $D/ppp.ctl
-channel_socket = $D/ppp.chan
-
-[pool "lab"]
-range = $PPP_CLIENT-198.51.100.20
-
-[profile "default"]
-auth = chap
-local_ip = $PPP_AC
-pool = lab
-echo_interval = 10
-chap_secrets = $D/chap-secrets
-CONF
-
-cat >"$D/proacd.conf" <<CONF
-[system]
-log_level = debug
-control_socket = $D/proac.ctl
-pid_file = $D/proacd.pid
-propppd_socket = $D/ppp.chan
-prol2tpd_socket = $D/l2tp.chan
-dataplane = kernel
-ac_name = lab-ac
-
+lab_proacd_conf "$D/proacd.conf" "$D/proac.ctl" "$D/ppp.chan" "$D/l2tp.chan" "ac_name = lab-ac"
+cat >>"$D/proacd.conf" <<CONF
 [interface "veth-ac"]
 service_names = internet
 
@@ -66,22 +40,15 @@ service_names = internet
 destination = local
 ppp_profile = default
 CONF
-"$PROAC_DIR/propppd" -n -c "$D/propppd.conf" >/dev/null || lab_fail "propppd -n rejects the scenario's config"
-"$PROAC_DIR/proacd" -n -c "$D/proacd.conf" >/dev/null || lab_fail "proacd -n rejects the scenario's config"
 
-ip netns exec ac "$PROAC_DIR/propppd" -f -c "$D/propppd.conf" >"$D/propppd.log" 2>&1 &
-PPPD_PID=$!
-lab_wait 20 "propppd listening" test -S "$D/ppp.chan"
-ip netns exec ac "$PROAC_DIR/proacd" -f -D -c "$D/proacd.conf" >"$D/proacd.log" 2>&1 &
-AC_PID=$!
+lab_propppd_start ac "$PROAC_DIR/propppd" "$D/propppd.conf" "$D/propppd.log"
+PPPD_PID=$LAB_PID
+lab_proacd_start ac "$PROAC_DIR/proacd" "$D/proacd.conf" "$D/proacd.log"
+AC_PID=$LAB_PID
 lab_on_exit 'lab_kill_wait $AC_PID $PPPD_PID'
-lab_wait 20 "proacd control socket" test -S "$D/proac.ctl"
 
 info() { ip netns exec ac "$PROAC_DIR/proac_info" -s "$D/proac.ctl" "$@"; }
-no_ppp() { ! ip -n "$1" -o link show type ppp | grep -q .; }
-no_pppoe() { [ -z "$(lab_pppoe_sessions "$1")" ]; }
 no_ac_session() { ! info -j sessions | grep -q '"session_id"'; }
-has_ppp_addr() { ip -n "$1" -4 -o addr show | grep -q "inet $2 peer $3/32"; }
 
 out=$(ip netns exec client pppoe-discovery -I veth-cl 2>&1) || lab_fail "pppoe-discovery: $out"
 lab_log "pppoe-discovery: $(tr '\n' ';' <<<"$out")"
@@ -89,14 +56,10 @@ grep -q "Access-Concentrator: lab-ac" <<<"$out" && grep -q "Service-Name: intern
     || lab_fail "pppoe-discovery did not show AC-Name lab-ac and Service-Name internet"
 
 dial() { # ROUND
-    printf '%s\n' noauth "user $PPP_USER" "password lab-ppp-pw" noipdefault nodefaultroute \
-        noccp novj "lcp-echo-interval 1" "lcp-echo-failure 5" mtu 1492 mru 1492 debug \
-        "logfile $D/client-$1.log" "ip-up-script /bin/true" "ip-down-script /bin/true" \
-        "plugin rp-pppoe.so" "pppoe-service internet" veth-cl >"$D/client-$1.options"
-    ip netns exec client pppd nodetach file "$D/client-$1.options" >/dev/null 2>&1 &
-    CLIENT_PID=$!
-    lab_wait 60 "$1: client ppp up ($PPP_CLIENT peer $PPP_AC)" has_ppp_addr client "$PPP_CLIENT" "$PPP_AC"
-    lab_wait 30 "$1: AC ppp up ($PPP_AC peer $PPP_CLIENT)" has_ppp_addr ac "$PPP_AC" "$PPP_CLIENT"
+    lab_pppoe_dial client veth-cl "client-$1" 1492 "pppoe-service internet"
+    CLIENT_PID=$LAB_PID
+    lab_wait_ppp 60 client "$PPP_CLIENT" "$PPP_AC" "$1"
+    lab_wait_ppp 30 ac "$PPP_AC" "$PPP_CLIENT" "$1"
     lab_ping client "$PPP_AC" 5
     lab_ping ac "$PPP_CLIENT" 5
     local s
@@ -110,10 +73,10 @@ dial() { # ROUND
     lab_log "ok: $1: session $SID up, kernel PPPoE sessions on both sides"
 }
 gone() { # ROUND
-    lab_wait 30 "$1: client ppp gone" no_ppp client
-    lab_wait 30 "$1: AC ppp gone" no_ppp ac
-    lab_wait 10 "$1: no kernel PPPoE session in ac" no_pppoe ac
-    lab_wait 10 "$1: no kernel PPPoE session in client" no_pppoe client
+    lab_wait 30 "$1: client ppp gone" lab_no_ppp client
+    lab_wait 30 "$1: AC ppp gone" lab_no_ppp ac
+    lab_wait 10 "$1: no kernel PPPoE session in ac" lab_no_pppoe ac
+    lab_wait 10 "$1: no kernel PPPoE session in client" lab_no_pppoe client
     lab_wait 10 "$1: proacd has no session" no_ac_session
 }
 

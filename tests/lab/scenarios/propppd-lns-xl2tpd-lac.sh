@@ -23,7 +23,7 @@ LAC_ADDR=192.0.2.1
 LNS_ADDR=192.0.2.2
 PPP_LNS=198.51.100.1
 PPP_LAC=198.51.100.10
-PPP_USER=lab@example.net
+PPP_USER=$LAB_PPP_USER
 lab_need_prol2tpd
 lab_need_propppd
 
@@ -31,41 +31,23 @@ lab_two_hosts
 lab_keep_files "$D" '*.log' '*.conf' '*.options' '*.watch'
 
 echo "* * lab-s3cr3t" >"$D/l2tp-secrets"
-printf '%s\n' "\"$PPP_USER\" * lab-ppp-pw *" >"$D/chap-secrets"
-printf '%s\n' "\"$PPP_USER\" * lab-ppp-pw *" >"$D/pap-secrets"
-chmod 600 "$D/chap-secrets" "$D/pap-secrets"
+lab_chap_secrets "$D/chap-secrets"
+lab_chap_secrets "$D/pap-secrets"
 
 lac_options() { # ROUND REFUSALS...
     local round=$1
     shift
-    printf '%s\n' noauth "user $PPP_USER" "password lab-ppp-pw" noipdefault usepeerdns +ipv6 \
+    printf '%s\n' noauth "user $PPP_USER" "password $LAB_PPP_PASSWORD" noipdefault usepeerdns +ipv6 \
         nodefaultroute noccp novj "lcp-echo-interval 0" debug "logfile $D/lac-pppd-$round.log" \
         "ip-up-script /bin/true" "ip-down-script /bin/true" "$@" >"$D/lac.options"
 }
 
 lab_xl2tpd_lac_conf "$D/lac.conf" "$D/l2tp-secrets" "$D/lac.options"
 
-cat >"$D/lns.conf" <<CONF
-[system]
-dataplane = kernel
-host_name = lab-lns
-listen = $LNS_ADDR
-propppd_socket = $D/ppp.chan
+lab_prol2tpd_lns_conf "$D/lns.conf" "$LNS_ADDR" 192.0.2.0/24 "$D/ppp.chan"
 
-[tunnel_profile "lns"]
-secret = lab-s3cr3t
-
-[peer_profile "lacs"]
-peer = 192.0.2.0/24
-tunnel_profile = lns
-CONF
-
-cat >"$D/propppd.conf" <<CONF
-[system]
-log_level = debug
-control_socket = $D/ppp.ctl
-channel_socket = $D/ppp.chan
-
+lab_propppd_conf "$D/propppd.conf" "$D/ppp.ctl" "$D/ppp.chan"
+cat >>"$D/propppd.conf" <<CONF
 [pool "lab"]
 range = $PPP_LAC-198.51.100.20
 
@@ -80,25 +62,20 @@ echo_interval = 10
 chap_secrets = $D/chap-secrets
 pap_secrets = $D/pap-secrets
 CONF
-"$PPPD_BIN" -n -c "$D/propppd.conf" || lab_fail "propppd -n rejects the scenario's config"
 
 start_propppd() {
-    rm -f "$D/ppp.chan" # a killed propppd leaves its socket file behind
-    ip netns exec lns "$PPPD_BIN" -f -c "$D/propppd.conf" >>"$D/lns-propppd.log" 2>&1 &
-    PPPD_PID=$!
-    lab_wait 20 "propppd listening" test -S "$D/ppp.chan"
+    lab_propppd_start lns "$PPPD_BIN" "$D/propppd.conf" "$D/lns-propppd.log"
+    PPPD_PID=$LAB_PID
 }
 start_prol2tpd() {
-    ip netns exec lns env PROL2TP_CONTROL="$D/lns.ctl" "$BIN" -f -c "$D/lns.conf" >>"$D/lns-prol2tpd.log" 2>&1 &
-    LNS_PID=$!
-    lab_wait 20 "prol2tpd started" grep -q "start version=" "$D/lns-prol2tpd.log"
+    lab_prol2tpd_start lns "$BIN" "$D/lns.conf" "$D/lns.ctl" "$D/lns-prol2tpd.log"
+    LNS_PID=$LAB_PID
 }
 start_watch() { # ROUND
     ip netns exec lns "$PPPWATCH" -s "$D/ppp.ctl" >"$D/round-$1.watch" 2>&1 &
     WATCH_PID=$!
     lab_wait 10 "propppwatch subscribed" sh -c "ip netns exec lns '$PPPCTL' -s '$D/ppp.ctl' -j status | grep -q '\"instances\"'"
 }
-rm -f "$D/ppp.chan"
 start_propppd
 start_prol2tpd
 lab_on_exit 'lab_kill_wait $LNS_PID $PPPD_PID'
@@ -108,21 +85,19 @@ LAC_PID=$!
 lab_on_exit 'lab_kill_wait $LAC_PID'
 lab_wait 20 "LAC xl2tpd control FIFO" test -p "$D/lac.control"
 
-has_ppp_addr() { ip -n "$1" -4 -o addr show | grep -q "inet $2 peer $3/32"; }
 has_ll() { ip -n "$1" -6 -o addr show scope link | grep -q "ppp"; }
-no_ppp() { ! ip -n "$1" -o link show type ppp | grep -q .; }
 no_session() { [ -z "$(ip -n "$1" l2tp show session)" ]; }
 ppp_list_empty() { ! ip netns exec lns "$PPPCTL" -s "$D/ppp.ctl" list | grep -q ' 0x'; }
 
 dial() { # ROUND
     echo "c test" >"$D/lac.control"
-    lab_wait 60 "$1: LAC ppp up ($PPP_LAC peer $PPP_LNS)" has_ppp_addr lac "$PPP_LAC" "$PPP_LNS"
-    lab_wait 30 "$1: LNS ppp up ($PPP_LNS peer $PPP_LAC)" has_ppp_addr lns "$PPP_LNS" "$PPP_LAC"
+    lab_wait_ppp 60 lac "$PPP_LAC" "$PPP_LNS" "$1"
+    lab_wait_ppp 30 lns "$PPP_LNS" "$PPP_LAC" "$1"
 }
 hang_up() { # ROUND
     echo "d test" >"$D/lac.control"
-    lab_wait 30 "$1: LNS ppp gone" no_ppp lns
-    lab_wait 30 "$1: LAC ppp gone" no_ppp lac
+    lab_wait 30 "$1: LNS ppp gone" lab_no_ppp lns
+    lab_wait 30 "$1: LAC ppp gone" lab_no_ppp lac
     lab_wait 10 "$1: LNS kernel session gone" no_session lns
 }
 
@@ -182,10 +157,10 @@ lac_options r4 refuse-pap refuse-mschap refuse-mschap-v2 refuse-eap
 dial r4
 kill -KILL "$PPPD_PID"
 wait "$PPPD_PID" 2>/dev/null
-lab_wait 30 "r4: LNS ppp interface gone with propppd" no_ppp lns
+lab_wait 30 "r4: LNS ppp interface gone with propppd" lab_no_ppp lns
 lab_wait 30 "r4: LNS kernel session closed" no_session lns
 lab_wait 30 "r4: prol2tpd closed the session (CDN)" grep -q "PPP daemon went away" "$D/lns-prol2tpd.log"
-lab_wait 30 "r4: LAC ppp gone" no_ppp lac
+lab_wait 30 "r4: LAC ppp gone" lab_no_ppp lac
 lab_alive "$LNS_PID" || lab_fail "prol2tpd died with propppd"
 lab_log "ok: r4: killing propppd closed its L2TP session, no interface left"
 start_propppd
@@ -196,7 +171,7 @@ lab_log "ok: r4: a restarted propppd serves the next call"
 # Round 5: prol2tpd dies with the call up: propppd ends the instance.
 kill -KILL "$LNS_PID"
 wait "$LNS_PID" 2>/dev/null
-lab_wait 30 "r5: LNS ppp interface gone with prol2tpd" no_ppp lns
+lab_wait 30 "r5: LNS ppp interface gone with prol2tpd" lab_no_ppp lns
 lab_wait 10 "r5: propppd has no instance left" ppp_list_empty
 lab_alive "$PPPD_PID" || lab_fail "propppd died with prol2tpd"
 ip -n lns -o link show | grep -v "lo\|veth" && lab_fail "r5: interface left in the LNS namespace"
