@@ -21,83 +21,13 @@ use std::time::{Duration, Instant};
 use common::channel::{Channel, ChannelListener, Received};
 use common::ipc::{Body, Reply, Request};
 use nix::sys::signal::Signal;
-use proac::proto::{self, tag, Code, Discovery, MacAddr, ETH_P_PPP_DISC};
-use proac::sys::PacketSocket;
+use proac::proto::{tag, Code, Discovery, MacAddr};
 use support::*;
 
 const PPPOE_DISCOVERY: &str = "/usr/sbin/pppoe-discovery";
 
-/// The client end: a discovery socket in the client namespace.
-struct Host {
-    sock: PacketSocket,
-    mac: MacAddr,
-}
-
-impl Host {
-    fn new(ns: &Netns, ifname: &str) -> Host {
-        let sock = packet_socket_in(ns, ifname, ETH_P_PPP_DISC);
-        let mac = sock.info().mac;
-        Host { sock, mac }
-    }
-
-    /// Sends `d` from `src` to `dst`.
-    fn send(&self, src: MacAddr, dst: MacAddr, d: &Discovery) {
-        self.sock.send(&proto::eth_frame(dst, src, ETH_P_PPP_DISC, &d.emit())).unwrap_or_else(|e| panic!("send: {e}"));
-    }
-
-    /// Every discovery packet received until `timeout` or until `done`
-    /// says enough (polled).
-    fn collect(&self, timeout: Duration, mut done: impl FnMut(&[(MacAddr, Discovery)]) -> bool) -> Vec<(MacAddr, Discovery)> {
-        let mut got = Vec::new();
-        let mut buf = vec![0u8; 2048];
-        wait_until(timeout, || {
-            while let Ok(Some(n)) = self.sock.recv(&mut buf) {
-                let Some(frame) = buf.get(..n) else { continue };
-                if let Ok((eth, pppoe)) = proto::parse_eth(frame) {
-                    if let Ok(d) = Discovery::parse(pppoe) {
-                        if d.code != Code::Padi && d.code != Code::Padr {
-                            got.push((eth.dst, d));
-                        }
-                    }
-                }
-            }
-            done(&got)
-        });
-        got
-    }
-
-    /// PADI from `src` → the PADO's AC-Cookie.
-    fn discover(&self, src: MacAddr) -> Vec<u8> {
-        let mut padi = Discovery::new(Code::Padi, 0);
-        padi.push(tag::SERVICE_NAME, b"");
-        self.send(src, MacAddr::BROADCAST, &padi);
-        let is_pado = |(dst, d): &(MacAddr, Discovery)| *dst == src && d.code == Code::Pado;
-        let got = self.collect(Duration::from_secs(5), |g| g.iter().any(is_pado));
-        let pado = got.into_iter().find(is_pado).map(|(_, d)| d).unwrap_or_else(|| panic!("no PADO for {src}"));
-        pado.tag(tag::AC_COOKIE).unwrap_or_else(|| panic!("PADO without AC-Cookie: {pado:?}")).to_vec()
-    }
-}
-
-/// A locally administered unicast MAC numbered `n`.
-fn fake_mac(n: u32) -> MacAddr {
-    let b = n.to_be_bytes();
-    MacAddr([0x02, 0x00, b[0], b[1], b[2], b[3]])
-}
-
-/// The AC and client namespaces joined by a veth pair.
-fn setup(tag: &str) -> Option<(Netns, Netns, VethPair, TempDir)> {
-    if !require_root_and_netns() {
-        return None;
-    }
-    let ac = Netns::new(&format!("{tag}a"));
-    let cl = Netns::new(&format!("{tag}c"));
-    let veth = link_veth(&ac, &cl, &["192.0.2.1/24"], &["192.0.2.2/24"]);
-    Some((ac, cl, veth, TempDir::new(tag)))
-}
-
-fn ac_mac(ac: &Netns, ifname: &str) -> MacAddr {
-    packet_socket_in(ac, ifname, ETH_P_PPP_DISC).info().mac
-}
+/// The [`fake_mac`] series of these tests.
+const MACS: u8 = 0x00;
 
 #[test]
 fn pppoe_discovery_finds_proacd_and_a_missing_interface_is_listed_in_error() {
@@ -188,7 +118,7 @@ fn session_limits_refuse_with_ac_system_error_and_propppd_loss_ends_sessions() {
     let Some(mut fake) = fake else { return };
     let host = Host::new(&cl, &veth.b);
     let acm = ac_mac(&ac, &veth.a);
-    let macs = [fake_mac(1), fake_mac(2), fake_mac(3)];
+    let macs = [fake_mac(MACS, 1), fake_mac(MACS, 2), fake_mac(MACS, 3)];
     let cookies: Vec<Vec<u8>> = macs.iter().map(|m| host.discover(*m)).collect();
     let padr = |src: MacAddr, cookie: &[u8], hu: &[u8]| {
         let mut d = Discovery::new(Code::Padr, 0);
@@ -256,7 +186,7 @@ fn a_padi_burst_is_rate_limited() {
     padi.push(tag::SERVICE_NAME, b"");
     let start = Instant::now();
     for i in 0..n {
-        host.send(fake_mac(1000 + i), MacAddr::BROADCAST, &padi);
+        host.send(fake_mac(MACS, 1000 + i), MacAddr::BROADCAST, &padi);
     }
     assert!(wait_until(Duration::from_secs(10), || p.stat("padi_rx") == u64::from(n)), "padi_rx={} of {n}\n{}", p.stat("padi_rx"), p.log());
     let elapsed = start.elapsed().as_secs_f64();

@@ -19,72 +19,8 @@ use std::time::Duration;
 
 use common::channel::{Channel, ChannelListener, Received};
 use common::ipc::{Body, Reply, Request, Selector};
-use proac::proto::{self, tag, Code, Discovery, MacAddr, ETH_P_PPP_DISC};
-use proac::sys::PacketSocket;
+use proac::proto::{Code, MacAddr};
 use support::*;
-
-/// A discovery socket in the client namespace.
-struct Host {
-    sock: PacketSocket,
-    mac: MacAddr,
-}
-
-impl Host {
-    fn new(ns: &Netns, ifname: &str) -> Host {
-        let sock = packet_socket_in(ns, ifname, ETH_P_PPP_DISC);
-        let mac = sock.info().mac;
-        Host { sock, mac }
-    }
-
-    fn send_raw(&self, src: MacAddr, dst: MacAddr, pppoe: &[u8]) {
-        self.sock.send(&proto::eth_frame(dst, src, ETH_P_PPP_DISC, pppoe)).unwrap_or_else(|e| panic!("send: {e}"));
-    }
-
-    fn send(&self, src: MacAddr, dst: MacAddr, d: &Discovery) {
-        self.send_raw(src, dst, &d.emit());
-    }
-
-    /// The PADI of `src` (empty Service-Name).
-    fn padi(&self, src: MacAddr) {
-        let mut padi = Discovery::new(Code::Padi, 0);
-        padi.push(tag::SERVICE_NAME, b"");
-        self.send(src, MacAddr::BROADCAST, &padi);
-    }
-
-    /// Discovery packets addressed to `dst` received within `timeout`, or
-    /// until `done` holds (polled).
-    fn collect(&self, dst: MacAddr, timeout: Duration, mut done: impl FnMut(&[Discovery]) -> bool) -> Vec<Discovery> {
-        let mut got = Vec::new();
-        let mut buf = vec![0u8; 2048];
-        wait_until(timeout, || {
-            while let Ok(Some(n)) = self.sock.recv(&mut buf) {
-                let Some(frame) = buf.get(..n) else { continue };
-                if let Ok((eth, pppoe)) = proto::parse_eth(frame) {
-                    if let (true, Ok(d)) = (eth.dst == dst, Discovery::parse(pppoe)) {
-                        got.push(d);
-                    }
-                }
-            }
-            done(&got)
-        });
-        got
-    }
-
-    /// PADI → PADO → PADR → PADS from `src`: the session id.
-    fn open_session(&self, src: MacAddr, ac: MacAddr) -> u16 {
-        self.padi(src);
-        let got = self.collect(src, Duration::from_secs(5), |g| g.iter().any(|d| d.code == Code::Pado));
-        let pado = got.iter().find(|d| d.code == Code::Pado).unwrap_or_else(|| panic!("no PADO for {src}: {got:?}"));
-        let cookie = pado.tag(tag::AC_COOKIE).unwrap_or_else(|| panic!("PADO without cookie: {pado:?}"));
-        let mut padr = Discovery::new(Code::Padr, 0);
-        padr.push(tag::SERVICE_NAME, b"").push(tag::AC_COOKIE, cookie).push(tag::HOST_UNIQ, b"ops");
-        self.send(src, ac, &padr);
-        let got = self.collect(src, Duration::from_secs(5), |g| g.iter().any(|d| d.code == Code::Pads));
-        let pads = got.iter().find(|d| d.code == Code::Pads).unwrap_or_else(|| panic!("no PADS for {src}: {got:?}"));
-        assert_ne!(pads.session_id, 0, "{pads:?}");
-        pads.session_id
-    }
-}
 
 /// A stand-in for propppd on a proacd's channel socket: keeps every
 /// channel fd it is given (closing one would end its session) and records
@@ -152,26 +88,8 @@ fn param<'a>(ps: &'a [(String, String)], key: &str) -> Option<&'a str> {
     ps.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-/// A locally administered unicast MAC numbered `n`.
-fn fake_mac(n: u32) -> MacAddr {
-    let b = n.to_be_bytes();
-    MacAddr([0x02, 0x0e, b[0], b[1], b[2], b[3]])
-}
-
-/// The AC and client namespaces joined by a veth pair.
-fn setup(tag: &str) -> Option<(Netns, Netns, VethPair, TempDir)> {
-    if !require_root_and_netns() {
-        return None;
-    }
-    let ac = Netns::new(&format!("{tag}a"));
-    let cl = Netns::new(&format!("{tag}c"));
-    let veth = link_veth(&ac, &cl, &["192.0.2.1/24"], &["192.0.2.2/24"]);
-    Some((ac, cl, veth, TempDir::new(tag)))
-}
-
-fn ac_mac(ac: &Netns, ifname: &str) -> MacAddr {
-    packet_socket_in(ac, ifname, ETH_P_PPP_DISC).info().mac
-}
+/// The [`fake_mac`] series of these tests.
+const MACS: u8 = 0x0e;
 
 #[test]
 fn mac_list_deny_add_stops_pado_and_remove_restores_it() {
@@ -179,7 +97,7 @@ fn mac_list_deny_add_stops_pado_and_remove_restores_it() {
     let conf = format!("{}\n[interface \"{}\"]\n\n[route \"all\"]\n", Proacd::system_section(&dir, "ac", ""), veth.a);
     let mut p = Proacd::start(&ac, &dir, "ac", &conf);
     let host = Host::new(&cl, &veth.b);
-    let (denied, other) = (fake_mac(1), fake_mac(2));
+    let (denied, other) = (fake_mac(MACS, 1), fake_mac(MACS, 2));
     let deny = |add: bool, mac: &str| Request::MacList { deny: true, add, mac: mac.to_string() };
     assert_eq!(p.call(deny(true, &denied.to_string())), Reply::Done);
     assert!(matches!(p.call(deny(true, "not-a-mac")), Reply::Error { .. }));
@@ -187,13 +105,13 @@ fn mac_list_deny_add_stops_pado_and_remove_restores_it() {
     assert!(wait_until(Duration::from_secs(5), || p.stat("denied") == 1), "denied never counted:\n{}", p.log());
     // Another MAC still gets its PADO; it comes after any PADO to the denied one would have.
     host.padi(other);
-    assert!(!host.collect(other, Duration::from_secs(5), |g| !g.is_empty()).is_empty(), "no PADO for {other}");
-    let to_denied = host.collect(denied, Duration::from_millis(200), |_| false);
+    assert!(!host.collect_for(other, Duration::from_secs(5), |g| !g.is_empty()).is_empty(), "no PADO for {other}");
+    let to_denied = host.collect_for(denied, Duration::from_millis(200), |_| false);
     assert!(to_denied.is_empty(), "a denied MAC got {to_denied:?}");
     assert_eq!(p.stat("pado_tx"), 1);
     assert_eq!(p.call(deny(false, &denied.to_string())), Reply::Done);
     host.padi(denied);
-    let got = host.collect(denied, Duration::from_secs(5), |g| g.iter().any(|d| d.code == Code::Pado));
+    let got = host.collect_for(denied, Duration::from_secs(5), |g| g.iter().any(|d| d.code == Code::Pado));
     assert!(got.iter().any(|d| d.code == Code::Pado), "no PADO after the deny entry was removed: {got:?}\n{}", p.log());
     assert_eq!(p.stat("denied"), 1);
     assert_eq!(p.stat("pado_tx"), 2);
@@ -260,11 +178,11 @@ fn a_reload_removing_an_interface_ends_its_sessions_and_tells_propppd() {
     assert!(hung_up, "the session's channel is still open");
     // The interface is gone: no PADT was sent on it.
     assert_eq!(p.stat("padt_tx"), 0);
-    let padt = host.collect(host.mac, Duration::from_millis(200), |_| false);
+    let padt = host.collect_for(host.mac, Duration::from_millis(200), |_| false);
     assert!(padt.iter().all(|d| d.code != Code::Padt), "{padt:?}");
     // And it answers no more.
-    host.padi(fake_mac(9));
-    assert!(host.collect(fake_mac(9), Duration::from_millis(300), |_| false).is_empty());
+    host.padi(fake_mac(MACS, 9));
+    assert!(host.collect_for(fake_mac(MACS, 9), Duration::from_millis(300), |_| false).is_empty());
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! configuration into a [`TempDir`], starts [`Proacd`] (or any program with
 //! [`Netns::spawn`]) and waits for conditions with [`wait_until`] instead of
 //! sleeping. [`packet_socket_in`] opens a `proac::sys::PacketSocket` inside a
-//! namespace, for tests that speak PPPoE discovery themselves.
+//! namespace; [`Host`] (in `host.rs`) is a whole PPPoE peer on one, with
+//! [`setup`] for the usual AC and client namespaces, for tests that speak
+//! PPPoE discovery themselves.
 //!
 //! Every test starts with `if !support::require_root_and_netns() { return; }`
 //! so that it skips (with a visible SKIP line) where it cannot run. Each
@@ -16,8 +18,12 @@
 //! The generic pieces ([`Netns`], [`link_veth`], [`Child`], [`TempDir`],
 //! [`wait_until`], [`in_netns`], the SKIP checks, [`sibling_bin`]) come from
 //! the workspace's `testsupport` crate and are re-exported here; proacd's
-//! own parts are [`Proacd`], [`packet_socket_in`], [`num`] and [`text`].
+//! own parts are [`Proacd`], [`packet_socket_in`], [`num`], [`text`] and
+//! the discovery peer of `host.rs` ([`Host`], [`fake_mac`], [`setup`],
+//! [`ac_mac`]).
 #![allow(dead_code)]
+
+mod host;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,6 +31,9 @@ use std::time::Duration;
 use common::ipc::{self, Record, Reply, Request, Value};
 #[allow(unused_imports)]
 pub use testsupport::*;
+
+#[allow(unused_imports)]
+pub use host::*;
 
 /// Opens a `PacketSocket` on `ifname` for `ethertype` inside `ns`.
 pub fn packet_socket_in(ns: &Netns, ifname: &str, ethertype: u16) -> proac::sys::PacketSocket {
