@@ -188,14 +188,19 @@ uninstall:
 # BENCH_ARGS are passed to both runs (e.g. --concurrency 128, --quick).
 # Then proppp-bench: PPP sessions negotiated per second in memory and through
 # a release propppd, and its memory per session at 10,000 (PPP_BENCH_ARGS).
+# Then proac-bench: PPPoE discoveries per second in memory, and through a
+# release proacd in network namespaces (root) with its memory per session at
+# 10,000 (AC_BENCH_ARGS).
 .PHONY: bench
 bench:
-	$(CARGO) build --release -p prol2tpd -p propppd --bins $(TARGET_FLAG)
+	$(CARGO) build --release -p prol2tpd -p propppd -p proacd --bins $(TARGET_FLAG)
 	@pin=""; command -v taskset >/dev/null 2>&1 && pin="taskset -c 1"; \
 	cpu=""; [ -n "$$pin" ] && cpu="--daemon-cpu 0"; \
 	$$pin $(RELEASE_DIR)/prol2tp-bench $$cpu $(BENCH_ARGS) && echo && \
 	$$pin $(RELEASE_DIR)/prol2tp-bench $$cpu --lns-window 64 $(BENCH_ARGS) && echo && \
-	$$pin $(RELEASE_DIR)/proppp-bench $$cpu $(PPP_BENCH_ARGS)
+	$$pin $(RELEASE_DIR)/proppp-bench $$cpu $(PPP_BENCH_ARGS) && echo && \
+	$$pin $(RELEASE_DIR)/proac-bench $(AC_BENCH_ARGS) && \
+	$(RELEASE_DIR)/proac-bench --daemon $(AC_BENCH_ARGS)
 
 # Kernel lab (tests/lab/README.md): boots Debian's kernel under qemu (TCG) with
 # the host root mounted read-only and runs the scenarios of tests/lab/scenarios/
