@@ -13,6 +13,10 @@
 # is left on the AC (no pppN, no kernel PPPoE session, no proacd session).
 # Round 2: `proac_manage delete IFACE/SID` on the AC: the client's PPP and
 # every kernel session go away on both sides.
+# Round 3: a VLAN: VLAN 100 on both veth ends, `[interface "veth-ac.100"]`
+# added by SIGHUP reload; the client dials over veth-cl.100, PPP comes up,
+# ping crosses, the kernel's PPPoE session is on the VLAN device; hang-up
+# cleans up as in round 1.
 #
 # Optional argument: the directory holding proacd, proac_info, proac_manage, propppd
 # (default: $LAB_BIN_DIR, the one `make check` builds into).
@@ -55,8 +59,9 @@ lab_log "pppoe-discovery: $(tr '\n' ';' <<<"$out")"
 grep -q "Access-Concentrator: lab-ac" <<<"$out" && grep -q "Service-Name: internet" <<<"$out" \
     || lab_fail "pppoe-discovery did not show AC-Name lab-ac and Service-Name internet"
 
-dial() { # ROUND
-    lab_pppoe_dial client veth-cl "client-$1" 1492 "pppoe-service internet"
+dial() { # ROUND [CLIENT_IFACE]
+    local cif=${2:-veth-cl}
+    lab_pppoe_dial client "$cif" "client-$1" 1492 "pppoe-service internet"
     CLIENT_PID=$LAB_PID
     lab_wait_ppp 60 client "$PPP_CLIENT" "$PPP_AC" "$1"
     lab_wait_ppp 30 ac "$PPP_AC" "$PPP_CLIENT" "$1"
@@ -93,6 +98,25 @@ client_gone() { ! lab_alive "$CLIENT_PID"; }
 lab_wait 30 "r2: client pppd exited" client_gone
 wait "$CLIENT_PID" 2>/dev/null
 lab_log "ok: r2: proac_manage delete (PADT from the AC) cleaned up both sides"
+
+lab_modprobe 8021q
+ip -n ac link add link veth-ac name veth-ac.100 type vlan id 100 || lab_fail "vlan 100 in ac"
+ip -n client link add link veth-cl name veth-cl.100 type vlan id 100 || lab_fail "vlan 100 in client"
+ip -n ac link set veth-ac.100 up && ip -n client link set veth-cl.100 up || lab_fail "vlan links up"
+cat >>"$D/proacd.conf" <<CONF
+
+[interface "veth-ac.100"]
+service_names = internet
+CONF
+kill -HUP "$AC_PID"
+vlan_listed() { info -j interfaces | grep -q '"name":"veth-ac.100"[^}]*"state":"up"'; }
+lab_wait 10 "r3: proacd serves veth-ac.100 after SIGHUP" vlan_listed
+dial r3 veth-cl.100
+grep -q "veth-ac.100" <<<"$(info -j sessions)" || lab_fail "r3: the session is not on veth-ac.100"
+lab_pppoe_sessions ac | grep -q "veth-ac.100" || lab_fail "r3: the kernel's PPPoE session is not on veth-ac.100: $(lab_pppoe_sessions ac)"
+lab_kill_wait "$CLIENT_PID"
+gone r3
+lab_log "ok: r3: PPPoE over VLAN 100 (added by reload) up, ping crossed, hang-up cleaned up"
 info statistics || true
 lab_alive "$AC_PID" || lab_fail "proacd died"
 LAB_PASSED=1
