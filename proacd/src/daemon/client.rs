@@ -224,7 +224,7 @@ impl Daemon {
                     |sid| handle.filter(|h| self.sessions.get(h).is_some_and(|s| s.session_id == sid)),
                     |h| self.sessions.get(&h).map(|s| s.peer_mac),
                 );
-                self.session_frame_to(found, frame);
+                self.session_frame_to(found);
                 continue;
             }
             let Ok((eth, pppoe)) = proto::parse_eth(frame) else {

@@ -386,20 +386,17 @@ impl Daemon {
     /// One frame from an interface's session socket (userspace plane).
     pub(super) fn server_session_frame(&mut self, ifindex: u32, frame: &[u8]) {
         let Some(our_mac) = self.iface_by_index(ifindex).map(|i| i.mac) else { return };
-        let handle = session_lookup(frame, our_mac, |sid| self.by_sid.get(&(ifindex, sid)).copied(), |h| self.sessions.get(&h).map(|s| s.peer_mac));
-        self.session_frame_to(handle, frame);
+        let found = session_lookup(frame, our_mac, |sid| self.by_sid.get(&(ifindex, sid)).copied(), |h| self.sessions.get(&h).map(|s| s.peer_mac));
+        self.session_frame_to(found);
     }
 
-    /// Relays a session frame to `handle` (found by [`session_lookup`]).
-    pub(super) fn session_frame_to(&mut self, handle: Result<u64, &'static str>, frame: &[u8]) {
-        match handle {
-            Ok(h) => {
-                if let Some(ppp) = proto::parse_session(frame.get(14..).unwrap_or_default()).ok().map(|(_, p)| p) {
-                    self.relay_in(h, ppp);
-                }
-            }
-            Err("not for us") => {}
-            Err(why) => {
+    /// Relays a session frame's PPP payload to its session (found by
+    /// [`session_lookup`]); counts and logs a frame that has none.
+    pub(super) fn session_frame_to(&mut self, found: Result<(u64, &[u8]), Unmatched>) {
+        match found {
+            Ok((h, ppp)) => self.relay_in(h, ppp),
+            Err(Unmatched::NotForUs) => {}
+            Err(Unmatched::Dropped(why)) => {
                 self.stats.session_unknown = self.stats.session_unknown.saturating_add(1);
                 dbg(Dbg::Pppoe, format_args!("drop session frame why=\"{why}\""));
             }
@@ -407,27 +404,61 @@ impl Daemon {
     }
 }
 
-/// The session a PPPoE session frame belongs to: addressed to `our_mac`,
-/// ethertype 0x8864, code 0, a session id `by_sid` knows whose peer MAC
-/// (`peer_of`) is the frame's source. Errors: why it belongs to none
-/// (`"not for us"` for frames to other hosts, not counted).
-pub(super) fn session_lookup(
-    frame: &[u8],
+/// Why a session frame belongs to no session of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unmatched {
+    /// Addressed to another host (the socket may see them): not counted.
+    NotForUs,
+    /// Malformed, or no live session of that id and source MAC: counted.
+    Dropped(&'static str),
+}
+
+/// The session a PPPoE session frame belongs to (RFC 2516 §6: addressed to
+/// `our_mac`, ethertype 0x8864, code 0, a session id `by_sid` knows whose
+/// peer MAC (`peer_of`) is the frame's source) and its PPP payload, from
+/// the Protocol field on. Errors: why it belongs to none.
+pub(super) fn session_lookup<'f>(
+    frame: &'f [u8],
     our_mac: MacAddr,
     by_sid: impl Fn(u16) -> Option<u64>,
     peer_of: impl Fn(u64) -> Option<MacAddr>,
-) -> Result<u64, &'static str> {
-    let (eth, pppoe) = proto::parse_eth(frame).map_err(|_| "malformed Ethernet header")?;
+) -> Result<(u64, &'f [u8]), Unmatched> {
+    let (eth, pppoe) = proto::parse_eth(frame).map_err(|_| Unmatched::Dropped("malformed Ethernet header"))?;
     if eth.dst != our_mac {
-        return Err("not for us");
+        return Err(Unmatched::NotForUs);
     }
     if eth.ethertype != ETH_P_PPP_SES {
-        return Err("not a session frame");
+        return Err(Unmatched::Dropped("not a session frame"));
     }
-    let (sid, _) = proto::parse_session(pppoe).map_err(|_| "malformed session frame")?;
-    let h = by_sid(sid).ok_or("unknown session id")?;
+    let (sid, ppp) = proto::parse_session(pppoe).map_err(|_| Unmatched::Dropped("malformed session frame"))?;
+    let h = by_sid(sid).ok_or(Unmatched::Dropped("unknown session id"))?;
     if peer_of(h) != Some(eth.src) {
-        return Err("session id of another MAC");
+        return Err(Unmatched::Dropped("session id of another MAC"));
     }
-    Ok(h)
+    Ok((h, ppp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 1]);
+    const PEER: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 2]);
+
+    /// Session 7 is handle 70, whose peer is PEER.
+    fn lookup(frame: &[u8]) -> Result<(u64, &[u8]), Unmatched> {
+        session_lookup(frame, US, |sid| (sid == 7).then_some(70), |h| (h == 70).then_some(PEER))
+    }
+
+    #[test]
+    fn session_frames_find_their_session_and_payload() {
+        let lcp = [0xc0, 0x21, 0x09, 0x01, 0x00, 0x04];
+        assert_eq!(lookup(&proto::session_frame(US, PEER, 7, &lcp)), Ok((70, &lcp[..])));
+        assert_eq!(lookup(&proto::session_frame(MacAddr([0x02, 0, 0, 0, 0, 9]), PEER, 7, &lcp)), Err(Unmatched::NotForUs));
+        assert_eq!(lookup(&proto::session_frame(US, PEER, 8, &lcp)), Err(Unmatched::Dropped("unknown session id")));
+        assert_eq!(lookup(&proto::session_frame(US, US, 7, &lcp)), Err(Unmatched::Dropped("session id of another MAC")));
+        let frame = proto::session_frame(US, PEER, 7, &lcp);
+        assert_eq!(lookup(frame.get(..16).unwrap_or_default()), Err(Unmatched::Dropped("malformed session frame")));
+        assert_eq!(lookup(&[0; 6]), Err(Unmatched::Dropped("malformed Ethernet header")));
+    }
 }
