@@ -51,7 +51,7 @@ SERVICES := prol2tp proppp proac
 DOC_EXAMPLES := $(PREFIX)/share/doc/prol2tp/examples
 
 # Test tools: "command:debian-package". Checked with command -v (sbin included).
-TEST_TOOLS := xl2tpd:xl2tpd pppd:ppp tshark:tshark dumpcap:tshark tcpdump:tcpdump \
+TEST_TOOLS := xl2tpd:xl2tpd pppd:ppp pppoe-server:pppoe tshark:tshark dumpcap:tshark tcpdump:tcpdump \
               ip:iproute2 ping:iputils-ping groff:groff-base \
               systemd-analyze:systemd start-stop-daemon:dpkg
 TOOL_PATH := $(PATH):/usr/local/sbin:/usr/sbin:/sbin

@@ -417,12 +417,12 @@ pub(super) enum Unmatched {
 /// `our_mac`, ethertype 0x8864, code 0, a session id `by_sid` knows whose
 /// peer MAC (`peer_of`) is the frame's source) and its PPP payload, from
 /// the Protocol field on. Errors: why it belongs to none.
-pub(super) fn session_lookup<'f>(
-    frame: &'f [u8],
+pub(super) fn session_lookup(
+    frame: &[u8],
     our_mac: MacAddr,
     by_sid: impl Fn(u16) -> Option<u64>,
     peer_of: impl Fn(u64) -> Option<MacAddr>,
-) -> Result<(u64, &'f [u8]), Unmatched> {
+) -> Result<(u64, &[u8]), Unmatched> {
     let (eth, pppoe) = proto::parse_eth(frame).map_err(|_| Unmatched::Dropped("malformed Ethernet header"))?;
     if eth.dst != our_mac {
         return Err(Unmatched::NotForUs);
